@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions, permissions
+from rest_framework.request import Request
+
+from .models import ApiKey
+
+
+class HasScope(permissions.BasePermission):
+    """Views name their scope in ``required_scope`` (or per method in ``required_scopes``)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        scopes = getattr(view, "required_scopes", None) or {}
+        scope = scopes.get(request.method) if scopes else getattr(view, "required_scope", None)
+        if scope is None:
+            return True  # public endpoints (schema, docs) declare no scope
+        if not isinstance(request.auth, ApiKey):
+            raise exceptions.NotAuthenticated()
+        if not request.auth.has_scope(scope):
+            raise exceptions.PermissionDenied(f"This API key lacks the scope {scope}.", code="insufficient_scope")
+        return True

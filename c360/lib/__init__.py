@@ -1,0 +1,1 @@
+"""The shared kernel: crypto, identifiers, logging helpers. Imports no app (an import-linter contract)."""

@@ -1,0 +1,221 @@
+"""All of c360's settings, read from the environment (see the configuration table in README.md).
+
+Nothing here is only for production: one file, every value env-driven, and a missing or malformed
+secret stops start-up with a message that names the variable and the form it takes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from c360.env import envbool, envint, envlist, envsecret, envstr
+from c360.lib.crypto import INDEX_KEY_FORM, KEYRING_FORM, Keyring, parse_index_key
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(envstr("C360_VAR_DIR", str(BASE_DIR / "var")))
+
+# ---------------------------------------------------------------- core
+DEBUG = envbool("DEBUG", default=False)
+C360_DEMO = envbool("C360_DEMO", default=False)
+SECRET_KEY = (
+    envsecret(
+        "SECRET_KEY",
+        required=not DEBUG,
+        form="a long random string (50+ characters), required when DEBUG is off",
+    )
+    or "insecure-debug-only-secret-key-not-for-production"  # only reachable with DEBUG on
+)
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+
+# ---------------------------------------------------------------- keys
+# Key-encryption keys (wrap per-subject data keys) and the blind-index key are separate secrets;
+# neither is derived from SECRET_KEY, so rotating SECRET_KEY never makes data unreadable.
+C360_KEYRING: Keyring = envsecret("C360_KEYRING", required=True, form=KEYRING_FORM, parse=Keyring.parse)
+C360_INDEX_KEY: bytes = envsecret("C360_INDEX_KEY", required=True, form=INDEX_KEY_FORM, parse=parse_index_key)
+if C360_INDEX_KEY in C360_KEYRING.keys.values():
+    raise ImproperlyConfigured("C360_INDEX_KEY must differ from every key of C360_KEYRING.")
+
+C360_DEFAULT_PHONE_REGION = (envstr("C360_DEFAULT_PHONE_REGION", "BR") or "BR").upper()
+C360_DEFAULT_REGIMES = envlist("C360_DEFAULT_REGIMES", ["lgpd"])
+C360_API_KEY_RATE = envstr("C360_API_KEY_RATE", "600/min")
+
+# ---------------------------------------------------------------- apps
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "simple_history",
+    "c360.access",
+    "profiles",
+    "consent",
+    "dsar",
+]
+
+MIDDLEWARE = [
+    "c360.lib.logs.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "c360.api.middleware.ApiLanguageMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "c360.urls"
+WSGI_APPLICATION = "c360.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+# ---------------------------------------------------------------- database
+DATABASES = {
+    "default": dj_database_url.parse(
+        envstr("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'c360.sqlite3'}",
+        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ---------------------------------------------------------------- cache (API throttling counters)
+_cache_url = envstr("CACHE_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}
+        if _cache_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# ---------------------------------------------------------------- auth and security
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
+SESSION_COOKIE_SECURE = not (DEBUG or C360_DEMO)
+CSRF_COOKIE_SECURE = not (DEBUG or C360_DEMO)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_HSTS_SECONDS = 0 if (DEBUG or C360_DEMO) else envint("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("C360_BEHIND_PROXY") else None
+X_FRAME_OPTIONS = "DENY"
+
+# ---------------------------------------------------------------- i18n
+LANGUAGE_CODE = "pt-br"
+LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = envstr("TIME_ZONE", "America/Sao_Paulo")
+USE_I18N = True
+USE_TZ = True
+
+# ---------------------------------------------------------------- static files
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# ---------------------------------------------------------------- API
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["c360.access.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["c360.access.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["c360.access.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "c360.api.schema.C360AutoSchema",
+    "EXCEPTION_HANDLER": "c360.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "c360 API",
+    "DESCRIPTION": (
+        "Privacy and consent compliance for LGPD and GDPR. Authenticate with an API key: "
+        "`Authorization: Bearer c360_...`. Every key carries scopes; errors are JSON with a stable `code`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+# ---------------------------------------------------------------- Celery
+# No broker configured: tasks run eagerly in-process (demo, tests). Messages carry ids, never PII.
+CELERY_BROKER_URL = envstr("CELERY_BROKER_URL") or None
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
+CELERY_RESULT_BACKEND = envstr("CELERY_RESULT_BACKEND") or None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+# ---------------------------------------------------------------- logging
+LOG_LEVEL = (envstr("LOG_LEVEL", "INFO") or "INFO").upper()
+LOG_FORMAT = envstr("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "redact": {"()": "c360.lib.logs.RedactPersonalDataFilter"},
+        "request_id": {"()": "c360.lib.logs.RequestIdFilter"},
+    },
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "redact"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+    },
+}

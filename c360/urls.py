@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from c360 import health, views
+
+admin.site.site_header = "c360 — privacy and consent"
+admin.site.site_title = "c360"
+admin.site.index_title = "DPO console"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/", include("c360.api.urls")),
+]
+
+handler404 = "c360.views.not_found"
+handler500 = "c360.views.server_error"

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ProfilesConfig(AppConfig):
+    """The subject store: one encrypted, audited profile per data subject (titular)."""
+
+    name = "profiles"
+    verbose_name = "Subjects (Customer 360)"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,64 @@
+"""Reads of the subject store. None of them returns clear text except through a masked form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.db.models import QuerySet
+
+from c360.lib.crypto import DecryptionError, blind_index, data_key_open, keyring
+from c360.lib.identifiers import IdentifierKind, mask, mask_text, normalise
+
+from .encryption import unseal
+from .models import Subject, SubjectKey, index_kind
+
+
+def subject_get(subject_id: UUID | str) -> Subject | None:
+    return Subject.objects.filter(pk=subject_id).first()
+
+
+def subject_find(*, kind: str, value: str, namespace: str = "") -> QuerySet[Subject]:
+    """Subjects holding this identifier, by exact match after normalisation (blind index).
+
+    Raises IdentifierError when ``value`` cannot be an identifier of ``kind``. Erased subjects hold no
+    identifiers, so they are never found.
+    """
+    normalised = normalise(kind, value)
+    index = blind_index(index_kind(kind, namespace), normalised)
+    return (
+        Subject.objects.filter(identifiers__kind=kind, identifiers__namespace=namespace, identifiers__blind_index=index)
+        .distinct()
+        .order_by("created_at")
+    )
+
+
+@dataclass(frozen=True)
+class MaskedSubject:
+    """What staff screens show without a reveal: enough to tell people apart, not to identify."""
+
+    name: str
+    identifiers: list[tuple[str, str, bool]]  # (kind, masked value, verified)
+
+
+def subject_masked(subject: Subject) -> MaskedSubject:
+    if subject.is_erased:
+        return MaskedSubject(name="(erased)", identifiers=[])
+    try:
+        data_key = data_key_open(subject.key)
+    except DecryptionError:
+        return MaskedSubject(name="(unreadable)", identifiers=[])
+    given = unseal(data_key, subject, "social_name") or unseal(data_key, subject, "given_name") or ""
+    family = unseal(data_key, subject, "family_name") or ""
+    identifiers = []
+    for identifier in subject.identifiers.all():
+        value = unseal(data_key, identifier, "value")
+        kind = IdentifierKind(identifier.kind)
+        identifiers.append((identifier.kind, mask(kind, value), identifier.is_verified))
+    name = " ".join(mask_text(part) for part in (given, family) if part)
+    return MaskedSubject(name=name or "-", identifiers=identifiers)
+
+
+def subject_keys_pending_rotation() -> int:
+    """Data keys still wrapped by a KEK other than the active one."""
+    return SubjectKey.objects.filter(wrapped_dek__isnull=False).exclude(kek_version=keyring().active_version).count()

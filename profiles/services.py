@@ -1,0 +1,418 @@
+"""The only writers of the subject store. Each function is one use case, in one transaction.
+
+Every change is written through simple-history with the acting party (``acting_as``); reveals of
+clear text are written to ``SubjectAccess``. Nothing here logs a value, only ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from c360.lib.crypto import (
+    DataKey,
+    blind_index,
+    data_key_create,
+    data_key_open,
+    data_key_rewrap,
+    keyring,
+    shred,
+)
+from c360.lib.errors import Gone, NotFound, ValidationFailed
+from c360.lib.history import Actor, acting_as
+from c360.lib.identifiers import IdentifierError, IdentifierKind, normalise
+
+from .encryption import seal, unseal
+from .lock_objects import subject_key_qs_select_for_update, subject_qs_select_for_update
+from .models import (
+    ADDRESS_KEYS,
+    SUBJECT_ATTRIBUTES,
+    Identifier,
+    Regime,
+    RegimeReason,
+    Subject,
+    SubjectAccess,
+    SubjectKey,
+    VerificationMethod,
+    index_kind,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT_ATTRIBUTE_LENGTH = 200
+MIN_REASON_LENGTH = 5
+
+
+@dataclass(frozen=True)
+class IdentifierInput:
+    kind: str
+    value: str
+    namespace: str = ""
+    is_verified: bool = False
+    verification_method: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class RevealedIdentifier:
+    id: UUID
+    kind: str
+    namespace: str
+    value: str
+    is_verified: bool
+    verification_method: str
+    source: str
+
+
+@dataclass(frozen=True)
+class RevealedSubject:
+    id: UUID
+    status: str
+    regimes: list[str]
+    attributes: dict[str, Any]
+    identifiers: list[RevealedIdentifier] = field(default_factory=list)
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class ErasureOutcome:
+    subject_id: UUID
+    erased_at: dt.datetime
+    already_erased: bool
+    identifiers_deleted: int
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _birth_date_problem(value: Any) -> str | None:
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        return "Give a date (YYYY-MM-DD)."
+    if not dt.date(1900, 1, 1) <= value <= timezone.localdate():
+        return "The birth date must be between 1900-01-01 and today."
+    return None
+
+
+def _address_problem(value: Any) -> str | None:
+    if not isinstance(value, Mapping):
+        return "Give the address as an object."
+    if unknown := sorted(set(value) - set(ADDRESS_KEYS)):
+        return f"Unknown address keys {', '.join(map(str, unknown))}; use {', '.join(ADDRESS_KEYS)}."
+    if not all(isinstance(part, str) and len(part) <= MAX_TEXT_ATTRIBUTE_LENGTH for part in value.values()):
+        return f"Address parts are text of at most {MAX_TEXT_ATTRIBUTE_LENGTH} characters."
+    return None
+
+
+def _clean_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    for name, value in attributes.items():
+        if name not in SUBJECT_ATTRIBUTES:
+            errors[name] = [f"Unknown attribute; subjects have {', '.join(SUBJECT_ATTRIBUTES)}."]
+            continue
+        if value is None:
+            cleaned[name] = None
+        elif name == "birth_date":
+            if message := _birth_date_problem(value):
+                errors[name] = [message]
+            else:
+                cleaned[name] = value
+        elif name == "address":
+            if message := _address_problem(value):
+                errors[name] = [message]
+            else:
+                cleaned[name] = {key: part.strip() for key, part in value.items() if part.strip()} or None
+        elif not isinstance(value, str) or len(value) > MAX_TEXT_ATTRIBUTE_LENGTH:
+            errors[name] = [f"Give text of at most {MAX_TEXT_ATTRIBUTE_LENGTH} characters."]
+        else:
+            cleaned[name] = value.strip() or None
+    if errors:
+        raise ValidationFailed("Some attributes are invalid.", errors=errors)
+    return cleaned
+
+
+def _clean_regimes(regimes: Iterable[str], reason: str) -> tuple[list[str], str]:
+    regime_list = sorted(set(regimes))
+    errors: dict[str, list[str]] = {}
+    if not regime_list:
+        errors["regimes"] = ["Give at least one regime (lgpd, gdpr)."]
+    elif unknown := [regime for regime in regime_list if regime not in Regime.values]:
+        errors["regimes"] = [f"Unknown regime {', '.join(unknown)}; use lgpd or gdpr."]
+    if reason not in RegimeReason.values:
+        errors["regimes_reason"] = [f"Use one of {', '.join(value for value in RegimeReason.values if value)}."]
+    if errors:
+        raise ValidationFailed("The regimes are invalid.", errors=errors)
+    return regime_list, reason
+
+
+@dataclass(frozen=True)
+class _CleanIdentifier:
+    kind: str
+    namespace: str
+    value: str
+    is_verified: bool
+    verification_method: str
+    source: str
+
+
+def _clean_identifiers(identifiers: Sequence[IdentifierInput], *, default_source: str) -> list[_CleanIdentifier]:
+    errors: dict[str, dict[str, list[str]]] = {}
+    by_key: dict[tuple[str, str, str], _CleanIdentifier] = {}
+    for position, item in enumerate(identifiers):
+        item_errors: dict[str, list[str]] = {}
+        try:
+            value = normalise(item.kind, item.value)
+        except IdentifierError as exc:
+            item_errors["kind" if exc.code == "kind" else "value"] = [exc.message]
+            value = ""
+        if item.kind == IdentifierKind.EXTERNAL and not item.namespace:
+            item_errors["namespace"] = ["An external id needs the namespace (source system) that issued it."]
+        if item.kind != IdentifierKind.EXTERNAL and item.namespace:
+            item_errors["namespace"] = ["Only external ids take a namespace."]
+        method = item.verification_method or ""
+        if method not in VerificationMethod.values:
+            item_errors["verification_method"] = [f"Use one of {', '.join(v for v in VerificationMethod.values if v)}."]
+        elif item.is_verified and not method:
+            item_errors["verification_method"] = ["Say how a verified identifier was verified."]
+        elif method and not item.is_verified:
+            item_errors["verification_method"] = ["Only a verified identifier takes a verification method."]
+        if item_errors:
+            errors[str(position)] = item_errors
+            continue
+        clean = _CleanIdentifier(
+            kind=str(IdentifierKind(item.kind)),
+            namespace=item.namespace,
+            value=value,
+            is_verified=item.is_verified,
+            verification_method=method,
+            source=item.source or default_source,
+        )
+        key = (clean.kind, clean.namespace, clean.value)
+        # The same identifier twice in one request is one identifier; a verified copy wins.
+        if key not in by_key or (clean.is_verified and not by_key[key].is_verified):
+            by_key[key] = clean
+    if errors:
+        raise ValidationFailed("Some identifiers are invalid.", errors={"identifiers": errors})
+    return list(by_key.values())
+
+
+def _new_identifier(subject: Subject, data_key: DataKey, clean: _CleanIdentifier) -> Identifier:
+    identifier = Identifier(
+        subject=subject,
+        kind=clean.kind,
+        namespace=clean.namespace,
+        blind_index=blind_index(index_kind(clean.kind, clean.namespace), clean.value),
+        is_verified=clean.is_verified,
+        verification_method=clean.verification_method,
+        verified_at=timezone.now() if clean.is_verified else None,
+        source=clean.source,
+    )
+    seal(data_key, identifier, "value", clean.value)
+    return identifier
+
+
+# ---------------------------------------------------------------- use cases
+
+
+@transaction.atomic
+def subject_create(
+    *,
+    actor: Actor,
+    source: str,
+    attributes: Mapping[str, Any] | None = None,
+    identifiers: Sequence[IdentifierInput] = (),
+    regimes: Iterable[str] | None = None,
+    regimes_reason: str = "",
+) -> Subject:
+    """Create a subject with its own data key; every attribute and identifier value is encrypted."""
+    cleaned_attributes = _clean_attributes(attributes or {})
+    regime_list, regimes_reason = _clean_regimes(
+        settings.C360_DEFAULT_REGIMES if regimes is None else regimes, regimes_reason
+    )
+    clean_identifiers = _clean_identifiers(identifiers, default_source=source)
+
+    subject = Subject(regimes=regime_list, regimes_reason=regimes_reason)
+    subject_key = SubjectKey(subject=subject)
+    data_key = data_key_create(subject_key)
+    for name, value in cleaned_attributes.items():
+        seal(data_key, subject, name, value)
+    with acting_as(actor):
+        subject.save(force_insert=True)
+        subject_key.save(force_insert=True)
+        for clean in clean_identifiers:
+            _new_identifier(subject, data_key, clean).save(force_insert=True)
+    logger.info("Subject %s created by %s with %d identifier(s)", subject.id, actor, len(clean_identifiers))
+    return subject
+
+
+def _locked_live_subject(subject_id: UUID | str) -> Subject:
+    subject = subject_qs_select_for_update().filter(pk=subject_id).first()
+    if subject is None:
+        raise NotFound("No subject has that id.")
+    if subject.is_erased:
+        raise Gone("The subject was erased; nothing about the person is kept.", code="subject_erased")
+    return subject
+
+
+@transaction.atomic
+def subject_update(
+    *,
+    subject_id: UUID | str,
+    actor: Actor,
+    source: str,
+    attributes: Mapping[str, Any] | None = None,
+    add_identifiers: Sequence[IdentifierInput] = (),
+    remove_identifier_ids: Iterable[UUID | str] = (),
+    regimes: Iterable[str] | None = None,
+    regimes_reason: str | None = None,
+) -> Subject:
+    """Change attributes (a None value clears one), add or remove identifiers, or change regimes."""
+    subject = _locked_live_subject(subject_id)
+    cleaned_attributes = _clean_attributes(attributes or {})
+    clean_identifiers = _clean_identifiers(add_identifiers, default_source=source)
+    if regimes is not None or regimes_reason is not None:
+        subject.regimes, subject.regimes_reason = _clean_regimes(
+            subject.regimes if regimes is None else regimes,
+            subject.regimes_reason if regimes_reason is None else regimes_reason,
+        )
+    data_key = data_key_open(subject.key)
+    for name, value in cleaned_attributes.items():
+        seal(data_key, subject, name, value)
+    subject.updated_at = timezone.now()
+
+    removals = list(subject.identifiers.filter(pk__in=list(remove_identifier_ids)))
+    existing = {
+        (identifier.kind, identifier.namespace, bytes(identifier.blind_index))
+        for identifier in subject.identifiers.exclude(pk__in=[identifier.pk for identifier in removals])
+    }
+    with acting_as(actor):
+        subject.save()
+        for identifier in removals:
+            identifier.delete()
+        for clean in clean_identifiers:
+            identifier = _new_identifier(subject, data_key, clean)
+            if (identifier.kind, identifier.namespace, bytes(identifier.blind_index)) not in existing:
+                identifier.save(force_insert=True)
+    logger.info("Subject %s updated by %s", subject.id, actor)
+    return subject
+
+
+def _clean_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if len(reason) < MIN_REASON_LENGTH:
+        raise ValidationFailed(
+            "Say why you need to see this person's data.",
+            code="reason_required",
+            errors={"reason": [f"Give a reason of at least {MIN_REASON_LENGTH} characters."]},
+        )
+    return reason[:500]
+
+
+@transaction.atomic
+def subject_reveal(
+    *, subject_id: UUID | str, actor: Actor, reason: str, attributes: Iterable[str] | None = None
+) -> RevealedSubject:
+    """Decrypt a subject for a staff member or client, and log who looked, when and why.
+
+    The access row is written in the same transaction as the read: no clear text leaves without it.
+    """
+    reason = _clean_reason(reason)
+    subject = Subject.objects.filter(pk=subject_id).first()
+    if subject is None:
+        raise NotFound("No subject has that id.")
+    if subject.is_erased:
+        raise Gone("The subject was erased; nothing about the person is kept.", code="subject_erased")
+    wanted = list(SUBJECT_ATTRIBUTES if attributes is None else attributes)
+    if unknown := sorted(set(wanted) - set(SUBJECT_ATTRIBUTES)):
+        raise ValidationFailed("Unknown attributes.", errors={"attributes": [f"Unknown: {', '.join(unknown)}."]})
+    data_key = data_key_open(subject.key)
+    revealed_attributes = {name: unseal(data_key, subject, name) for name in wanted}
+    identifiers = [
+        RevealedIdentifier(
+            id=identifier.id,
+            kind=identifier.kind,
+            namespace=identifier.namespace,
+            value=unseal(data_key, identifier, "value"),
+            is_verified=identifier.is_verified,
+            verification_method=identifier.verification_method,
+            source=identifier.source,
+        )
+        for identifier in subject.identifiers.order_by("kind", "created_at")
+    ]
+    SubjectAccess.objects.create(
+        subject=subject,
+        actor=str(actor),
+        user_id=actor.user_id,
+        reason=reason,
+        fields=[*wanted, "identifiers"],
+    )
+    logger.info("Subject %s revealed to %s", subject.id, actor)
+    return RevealedSubject(
+        id=subject.id,
+        status=subject.status,
+        regimes=list(subject.regimes),
+        attributes=revealed_attributes,
+        identifiers=identifiers,
+        created_at=subject.created_at,
+        updated_at=subject.updated_at,
+    )
+
+
+@transaction.atomic
+def subject_erase(*, subject_id: UUID | str, actor: Actor, reason: str) -> ErasureOutcome:
+    """Crypto-shred the subject: destroy its data key, delete its identifiers, keep a PII-free tombstone.
+
+    Every ciphertext under the key, in live rows, history rows and backups, becomes unreadable.
+    Idempotent: erasing an erased subject changes nothing and says so.
+    """
+    reason = _clean_reason(reason)
+    now = timezone.now()
+    subject = subject_qs_select_for_update().filter(pk=subject_id).first()
+    if subject is None:
+        raise NotFound("No subject has that id.")
+    if subject.is_erased:
+        return ErasureOutcome(subject.id, subject.erased_at or now, already_erased=True, identifiers_deleted=0)
+
+    subject_key = subject_key_qs_select_for_update().get(subject=subject)
+    identifiers = list(subject.identifiers.all())
+    with acting_as(actor):
+        shred(subject_key)
+        for identifier in identifiers:
+            identifier._change_reason = f"erasure: {reason}"[:100]  # type: ignore[attr-defined]
+            identifier.delete()
+        for name in SUBJECT_ATTRIBUTES:
+            setattr(subject, f"{name}_enc", None)
+        subject.status = Subject.Status.ERASED
+        subject.erased_at = subject.updated_at = now
+        subject._change_reason = f"erasure: {reason}"[:100]  # type: ignore[attr-defined]
+        subject.save()
+    logger.info("Subject %s erased by %s (%d identifiers deleted)", subject.id, actor, len(identifiers))
+    return ErasureOutcome(subject.id, now, already_erased=False, identifiers_deleted=len(identifiers))
+
+
+@transaction.atomic
+def subject_keys_rewrap_batch(*, batch_size: int) -> int:
+    """Re-wrap up to ``batch_size`` data keys still under an old KEK; returns how many were re-wrapped.
+
+    Rows locked by a concurrent writer are skipped and picked up by a later batch, so rotation never
+    blocks live traffic; each batch commits on its own, so an interrupted rotation resumes where it was.
+    """
+    active = keyring().active_version
+    batch = list(
+        subject_key_qs_select_for_update()
+        .select_for_update(skip_locked=True)
+        .filter(wrapped_dek__isnull=False)
+        .exclude(kek_version=active)[:batch_size]
+    )
+    changed = [subject_key for subject_key in batch if data_key_rewrap(subject_key)]
+    SubjectKey.objects.bulk_update(changed, ["wrapped_dek", "kek_version", "rewrapped_at"])
+    return len(changed)

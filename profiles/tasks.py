@@ -1,0 +1,27 @@
+"""Celery entry points for profiles: thin, id-in wrappers. Messages carry ids and references, never PII."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from c360.lib.history import Actor
+
+
+@shared_task(
+    name="profiles.subject_erase",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    acks_late=True,
+)
+def subject_erase_task(subject_id: str, actor: str, reason: str) -> dict[str, object]:
+    """Crypto-shred one subject. Safe to deliver twice: erasure is idempotent."""
+    from profiles.services import subject_erase
+
+    outcome = subject_erase(subject_id=subject_id, actor=Actor.parse(actor), reason=reason)
+    return {
+        "subject_id": str(outcome.subject_id),
+        "erased_at": outcome.erased_at.isoformat(),
+        "already_erased": outcome.already_erased,
+    }
