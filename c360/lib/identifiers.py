@@ -38,16 +38,18 @@ class IdentifierError(ValueError):
 _SPACES = re.compile(r"\s+")
 _CPF_PUNCTUATION = re.compile(r"[.\-\s]")
 _CNPJ_PUNCTUATION = re.compile(r"[.\-/\s]")
+# email-validator passes on idna's errors, which quote the offending (case-folded) label: repr(label).
+_QUOTED = re.compile(r"'[^']{2,}'|\"[^\"]{2,}\"")
 MAX_EXTERNAL_ID_LENGTH = 255
 MAX_EMAIL_LENGTH = 320
 
 
 def _clean(value: object, kind: IdentifierKind) -> str:
     if not isinstance(value, str):
-        raise IdentifierError(kind, "type", f"A {kind} must be given as text.")
+        raise IdentifierError(kind, "type", f"Give the {kind} as text.")
     text = unicodedata.normalize("NFC", value).strip()
     if not text:
-        raise IdentifierError(kind, "required", f"A {kind} value is required.")
+        raise IdentifierError(kind, "required", f"The {kind} is empty; give a value.")
     return text
 
 
@@ -55,7 +57,7 @@ def _redact(message: str, secret_parts: list[str]) -> str:
     for part in sorted(filter(None, secret_parts), key=len, reverse=True):
         if len(part) >= 2:
             message = message.replace(part, "…")
-    return message
+    return _QUOTED.sub("'…'", message)
 
 
 def normalise_email(value: object) -> str:
@@ -97,7 +99,7 @@ def normalise_phone(value: object, region: str | None = None) -> str:
     ``region`` defaults to ``C360_DEFAULT_PHONE_REGION`` (BR unless configured).
     """
     text = _clean(value, IdentifierKind.PHONE)
-    region = region or settings.C360_DEFAULT_PHONE_REGION
+    region = (region or settings.C360_DEFAULT_PHONE_REGION).upper()
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:

@@ -20,10 +20,11 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("c360_reque
 _PATTERNS = [
     re.compile(r"[^\s@<>()\[\]\"',;:]+@[^\s@<>()\[\]\"',;:]+\.[^\s@<>()\[\]\"',;:]+"),  # email
     re.compile(r"\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b"),  # CPF, with or without punctuation
-    re.compile(r"\b\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}\b"),  # CNPJ
-    re.compile(r"(?<![\w-])(?:\+\d{1,3}[\s.-]?)?(?:\(?\d{2}\)?[\s.-]?)?\d{4,5}[\s.-]?\d{4}(?!\w)"),  # phone
+    re.compile(r"\b[0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}-?\d{2}\b"),  # CNPJ, numeric or alphanumeric
+    re.compile(r"(?<![\w-])(?:\+\d{1,3}[\s.-]?)?(?:\(?\d{2}\)?[\s.-]?)?\d{4,5}[\s.-]?\d{4}(?![\w-])"),  # phone
 ]
 REDACTED = "[redacted]"
+_TRACEBACK_FORMATTER = logging.Formatter()
 
 
 def redact(text: str) -> str:
@@ -34,15 +35,20 @@ def redact(text: str) -> str:
 
 class RedactPersonalDataFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed log call must not raise where it was made
+            record.msg, record.args = f"{record.msg} (unformattable arguments: {record.args!r})", None
+            message = record.msg
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
-            if redact(str(exc)) != str(exc):
-                # Keep the traceback's shape but not the exception's text.
-                record.exc_text = f"{type(exc).__name__}: {redact(str(exc))}"
+            # The whole traceback: chained causes and quoted source lines can hold values too.
+            formatted = record.exc_text or _TRACEBACK_FORMATTER.formatException(record.exc_info)
+            if redact(formatted) != formatted:
+                # Keep the traceback's shape but not the values in it.
+                record.exc_text = redact(formatted)
                 record.exc_info = None
         return True
 
