@@ -62,14 +62,18 @@ class IdentifierInput:
 
 
 @dataclass(frozen=True)
-class RevealedIdentifier:
-    id: UUID
+class NormalisedIdentifier:
     kind: str
     namespace: str
     value: str
     is_verified: bool
     verification_method: str
     source: str
+
+
+@dataclass(frozen=True)
+class RevealedIdentifier(NormalisedIdentifier):
+    id: UUID
 
 
 @dataclass(frozen=True)
@@ -154,19 +158,9 @@ def _clean_regimes(regimes: Iterable[str], reason: str) -> tuple[list[str], str]
     return regime_list, reason
 
 
-@dataclass(frozen=True)
-class _CleanIdentifier:
-    kind: str
-    namespace: str
-    value: str
-    is_verified: bool
-    verification_method: str
-    source: str
-
-
-def _clean_identifiers(identifiers: Sequence[IdentifierInput], *, default_source: str) -> list[_CleanIdentifier]:
+def _clean_identifiers(identifiers: Sequence[IdentifierInput], *, default_source: str) -> list[NormalisedIdentifier]:
     errors: dict[str, dict[str, list[str]]] = {}
-    by_key: dict[tuple[str, str, str], _CleanIdentifier] = {}
+    by_key: dict[tuple[str, str, str], NormalisedIdentifier] = {}
     for position, item in enumerate(identifiers):
         item_errors: dict[str, list[str]] = {}
         try:
@@ -188,7 +182,7 @@ def _clean_identifiers(identifiers: Sequence[IdentifierInput], *, default_source
         if item_errors:
             errors[str(position)] = item_errors
             continue
-        clean = _CleanIdentifier(
+        clean = NormalisedIdentifier(
             kind=str(IdentifierKind(item.kind)),
             namespace=item.namespace,
             value=value,
@@ -205,7 +199,7 @@ def _clean_identifiers(identifiers: Sequence[IdentifierInput], *, default_source
     return list(by_key.values())
 
 
-def _new_identifier(subject: Subject, data_key: DataKey, clean: _CleanIdentifier) -> Identifier:
+def _new_identifier(subject: Subject, data_key: DataKey, clean: NormalisedIdentifier) -> Identifier:
     identifier = Identifier(
         subject=subject,
         kind=clean.kind,

@@ -105,12 +105,8 @@ class SubjectCreateApi(APIView):
         )
 
 
-class RevealedIdentifierSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    kind = serializers.CharField()
-    namespace = serializers.CharField()
+class RevealedIdentifierSerializer(IdentifierSummarySerializer):
     value = serializers.CharField()
-    is_verified = serializers.BooleanField()
     verification_method = serializers.CharField()
     source = serializers.CharField()
 
