@@ -25,7 +25,7 @@ from c360.lib.identifiers import IdentifierError, IdentifierKind, normalise
 
 from .models import Subject, SubjectAccess, index_kind
 from .selectors import subject_masked
-from .services import subject_reveal
+from .services.subjects import subject_reveal
 
 REVEAL_PERMISSION = "profiles.reveal_subject"
 

@@ -39,6 +39,7 @@ class Subject(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         RESTRICTED = "restricted", "Restricted (blocked)"
+        MERGED = "merged", "Merged into another subject"
         ERASED = "erased", "Erased"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -49,6 +50,12 @@ class Subject(models.Model):
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
     restricted_at = models.DateTimeField(null=True, blank=True, editable=False)
     erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="absorbed", editable=False
+    )
+    provenance = models.JSONField(
+        default=dict, blank=True, help_text="Per attribute, the source record its value came from (survivorship)."
+    )
 
     given_name_enc = EncryptedField()
     family_name_enc = EncryptedField()
@@ -58,8 +65,11 @@ class Subject(models.Model):
     birth_date_enc = EncryptedField(value_type="date")
     address_enc = EncryptedField(value_type="json")
     locale_enc = EncryptedField()
+    # Every name and birth date seen in the subject's records, for identity-resolution vetoes. Derived data:
+    # recomputed from the records, so it is left out of history.
+    match_profile_enc = EncryptedField(value_type="json")
 
-    history = audited_history(excluded_fields=["updated_at"])
+    history = audited_history(excluded_fields=["updated_at", "match_profile_enc"])
 
     class Meta:
         ordering = ("-created_at",)
@@ -72,13 +82,30 @@ class Subject(models.Model):
     def is_erased(self) -> bool:
         return self.status == self.Status.ERASED
 
+    @property
+    def is_live(self) -> bool:
+        """Holds data and takes part in identity resolution (not merged away, not erased)."""
+        return self.status in {self.Status.ACTIVE, self.Status.RESTRICTED}
+
 
 # The attributes a subject may carry, and the keys an address may hold. Minimal on purpose (GDPR
 # Art. 25(2), LGPD Art. 6 III): a new attribute is a schema decision, not a free-form field.
+DERIVED_ATTRIBUTES = ("match_profile",)
 SUBJECT_ATTRIBUTES = tuple(
-    field.attribute for field in Subject._meta.concrete_fields if isinstance(field, EncryptedField)
+    field.attribute
+    for field in Subject._meta.concrete_fields
+    if isinstance(field, EncryptedField) and field.attribute not in DERIVED_ATTRIBUTES
 )
 ADDRESS_KEYS = ("street", "number", "complement", "district", "city", "state", "postal_code", "country")
+
+
+def subject_key_context(subject_id: object) -> bytes:
+    """Associated data of a subject's wrapped data key: it unwraps for that subject only."""
+    return f"c360.dek|profiles.subject|{subject_id}".encode()
+
+
+def record_key_context(record_id: object) -> bytes:
+    return f"c360.dek|profiles.sourcerecord|{record_id}".encode()
 
 
 class SubjectKey(WrappedDataKey):
@@ -87,7 +114,7 @@ class SubjectKey(WrappedDataKey):
     subject = models.OneToOneField(Subject, primary_key=True, on_delete=models.PROTECT, related_name="key")
 
     def key_context(self) -> bytes:
-        return f"c360.dek|profiles.subject|{self.subject_id}".encode()
+        return subject_key_context(self.subject_id)
 
 
 class VerificationMethod(models.TextChoices):
@@ -122,6 +149,14 @@ class Identifier(models.Model):
     )
     verified_at = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=64, help_text="Which system asserted this identifier (api, admin, portal...).")
+    source_record = models.ForeignKey(
+        "SourceRecord",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The best source record carrying this identifier (provenance).",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     history = audited_history(excluded_fields=["blind_index"])
@@ -178,3 +213,173 @@ class SubjectAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} read {self.subject_id} at {self.accessed_at:%Y-%m-%d %H:%M}"
+
+
+# ---------------------------------------------------------------- sources and their records
+
+
+class Source(models.Model):
+    """A system that sends records about people: a CRM, a shop, a support desk."""
+
+    class Kind(models.TextChoices):
+        CRM = "crm", "CRM"
+        ECOMMERCE = "ecommerce", "E-commerce"
+        SUPPORT = "support", "Support desk"
+        MARKETING = "marketing", "Marketing platform"
+        LOYALTY = "loyalty", "Loyalty programme"
+        OTHER = "other", "Other"
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
+    trust_rank = models.PositiveSmallIntegerField(
+        default=50, help_text="0-100. Survivorship prefers values from higher-ranked sources."
+    )
+    emails_verified = models.BooleanField(
+        default=False, help_text="The source confirms every email by double opt-in, so its emails count as verified."
+    )
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    history = audited_history()
+
+    class Meta:
+        ordering = ("-trust_rank", "code")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class SourceRecord(models.Model):
+    """One source's record about one person: its fields encrypted, its identifiers as blind indexes.
+
+    ``(source, external id)`` is unique: sending a record again updates it. A linked record is
+    encrypted under its subject's key; a quarantined one (invalid input, kept with its reasons) under
+    its own ``RecordKey`` until it is fixed. After erasure the row stays as a tombstone with only the
+    blind index of its external id, so a source re-sending it cannot bring the person back.
+    """
+
+    class Status(models.TextChoices):
+        LINKED = "linked", "Linked to a subject"
+        QUARANTINED = "quarantined", "Quarantined (invalid, kept with its reasons)"
+        ERASED = "erased", "Erased"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="records")
+    external_id_index = models.BinaryField(max_length=32, null=True, editable=False)
+    external_id_enc = EncryptedField()
+    payload_enc = EncryptedField(value_type="json")
+    payload_digest = models.BinaryField(max_length=32, null=True, editable=False)
+    errors_enc = EncryptedField(value_type="json")
+    status = models.CharField(max_length=16, choices=Status.choices, db_index=True)
+    subject = models.ForeignKey(Subject, null=True, blank=True, on_delete=models.PROTECT, related_name="source_records")
+    link_rule = models.CharField(max_length=32, blank=True, default="")
+    link_explanation = models.JSONField(default=dict, blank=True)
+    # Normalised identifiers and weak-evidence keys as blind indexes: identity resolution reads these
+    # without decrypting anything. Left out of history so erasure leaves no copy behind.
+    identifier_indexes = models.JSONField(default=list, blank=True, editable=False)
+    block_key = models.BinaryField(max_length=32, null=True, editable=False)
+    name_key = models.BinaryField(max_length=32, null=True, editable=False)
+    source_updated_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    history = audited_history(
+        excluded_fields=["external_id_index", "payload_digest", "identifier_indexes", "block_key", "name_key"]
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_id_index"], name="source_record_unique_external_id"),
+        ]
+        indexes = [
+            models.Index(fields=["block_key"], name="source_record_block_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} record {self.id}"
+
+
+class RecordKey(WrappedDataKey):
+    """The data key of a quarantined record, which has no subject yet. Shredded once it is linked."""
+
+    record = models.OneToOneField(SourceRecord, primary_key=True, on_delete=models.CASCADE, related_name="key")
+
+    def key_context(self) -> bytes:
+        return record_key_context(self.record_id)
+
+
+# ---------------------------------------------------------------- merge decisions and their review
+
+
+class MergeDecision(models.Model):
+    """Why two subjects became one: the rule or the person that decided, and the records involved."""
+
+    survivor = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="merges_won")
+    absorbed = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="merges_lost")
+    rule = models.CharField(max_length=32)
+    identifier_kind = models.CharField(max_length=16, blank=True, default="")
+    records = models.JSONField(default=list, help_text="Ids of the source records that carried the link.")
+    decided_at = models.DateTimeField(default=timezone.now, db_index=True)
+    decided_by = models.CharField(max_length=80, help_text="rule:<name> for automatic merges, else the actor.")
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.CharField(max_length=80, blank=True, default="")
+
+    history = audited_history()
+
+    class Meta:
+        ordering = ("-decided_at",)
+
+    def __str__(self) -> str:
+        return f"{self.absorbed_id} into {self.survivor_id} by {self.decided_by}"
+
+
+class MatchSuggestion(models.Model):
+    """Weak evidence that two subjects are one person: a person decides, never an automatic merge."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted (merged)"
+        REJECTED = "rejected", "Rejected (kept apart)"
+        OBSOLETE = "obsolete", "Obsolete (merged or erased meanwhile)"
+
+    subject_a = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="+")
+    subject_b = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="+")
+    evidence = models.CharField(max_length=32)
+    detail = models.JSONField(default=dict, blank=True)
+    score = models.FloatField(default=0.0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=80, blank=True, default="")
+
+    history = audited_history()
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject_a", "subject_b"],
+                condition=models.Q(status="open"),
+                name="one_open_suggestion_per_pair",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_a_id} ~ {self.subject_b_id} ({self.evidence})"
+
+
+class MatchBlock(models.Model):
+    """Two subjects that must never be merged automatically (a split, a rejected suggestion)."""
+
+    subject_a = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="+")
+    subject_b = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.CharField(max_length=80)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subject_a", "subject_b"], name="match_block_unique_pair")]
+
+    def __str__(self) -> str:
+        return f"{self.subject_a_id} / {self.subject_b_id} never merged ({self.reason})"

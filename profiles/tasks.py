@@ -17,7 +17,7 @@ from c360.lib.history import Actor
 )
 def subject_erase_task(subject_id: str, actor: str, reason: str) -> dict[str, object]:
     """Crypto-shred one subject. Safe to deliver twice: erasure is idempotent."""
-    from profiles.services import subject_erase
+    from profiles.services.subjects import subject_erase
 
     outcome = subject_erase(subject_id=subject_id, actor=Actor.parse(actor), reason=reason)
     return {

@@ -13,7 +13,7 @@ from faker import Faker
 
 from c360.lib.history import Actor
 from profiles.demo import fake_person
-from profiles.services import IdentifierInput, subject_create, subject_reveal
+from profiles.services.subjects import IdentifierInput, subject_create, subject_reveal
 from tests.leaks import decoded_bytea, find_leaks
 
 SUBJECTS = 1000

@@ -234,6 +234,19 @@ def blind_index(kind: str, normalised_value: str) -> bytes:
 # ---------------------------------------------------------------- wrapped data keys
 
 
+@dataclass
+class WrappedKey:
+    """A wrapped DEK handled outside a model instance (batch paths read keys as plain rows)."""
+
+    wrapped_dek: bytes | None
+    kek_version: int | None
+    context: bytes
+    rewrapped_at: object = None
+
+    def key_context(self) -> bytes:
+        return self.context
+
+
 class _DataKeyCache:
     """Unwrapped DEKs by wrapped blob, bounded LRU: a hot subject is unwrapped once, not per field.
 
@@ -272,7 +285,7 @@ class _DataKeyCache:
 data_key_cache = _DataKeyCache(size=4096)
 
 
-def data_key_create(holder: WrappedDataKey) -> DataKey:
+def data_key_create(holder: WrappedDataKey | WrappedKey) -> DataKey:
     """Generate a DEK, store it wrapped under the active KEK on ``holder`` (not saved) and return it."""
     dek = os.urandom(KEY_SIZE)
     ring = keyring()
@@ -283,7 +296,7 @@ def data_key_create(holder: WrappedDataKey) -> DataKey:
     return data_key
 
 
-def data_key_open(holder: WrappedDataKey) -> DataKey:
+def data_key_open(holder: WrappedDataKey | WrappedKey) -> DataKey:
     blob = holder.wrapped_dek
     if blob is None:
         raise KeyShreddedError("the data key was destroyed (crypto-shredded); this data can no longer be read")

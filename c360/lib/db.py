@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import operator
+from collections.abc import Sequence
 from typing import Any
 
-from django.db import migrations
+from django.db import connection, migrations
+from django.db.models import Field, Model
 
 _PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION c360_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -61,3 +65,101 @@ def append_only(table: str) -> migrations.RunPython:
             schema_editor.execute(statement, params=None)
 
     return migrations.RunPython(forwards, backwards, elidable=False)
+
+
+# ---------------------------------------------------------------- bulk rows
+#
+# Batch paths (ingestion, audiences) write tens of thousands of rows a second: building a Django model
+# instance per row costs more than the database does. These take rows as dicts keyed by field attname.
+
+
+def _columns(model: type[Model]) -> list[Field]:
+    """Every concrete column but an auto-incremented primary key, which the database assigns."""
+    return [
+        field
+        for field in model._meta.concrete_fields
+        if not (field.primary_key and field.get_internal_type() in {"AutoField", "BigAutoField"})
+    ]
+
+
+def _static_defaults(fields: Sequence[Field], given: dict[str, Any]) -> dict[str, Any]:
+    defaults = {}
+    for field in fields:
+        if field.attname in given:
+            continue
+        if field.has_default() and callable(field.default):
+            # One uuid4() or now() for every row would be a silent bug: the caller must give these.
+            raise ValueError(f"{field.model.__name__}.{field.attname} needs a value per row")
+        defaults[field.attname] = field.get_default()
+    return defaults
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str)
+
+
+def insert_rows(model: type[Model], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows (dicts keyed by attname; keys the first row lacks take the field default).
+
+    COPY on PostgreSQL, bulk_create elsewhere.
+    """
+    if not rows:
+        return
+    fields = _columns(model)
+    defaults = _static_defaults(fields, rows[0])
+    if connection.vendor != "postgresql":
+        model._base_manager.bulk_create([model(**{**defaults, **row}) for row in rows], batch_size=500)
+        return
+    names = [field.attname for field in fields]
+    getter = operator.itemgetter(*names)
+    json_positions = [position for position, field in enumerate(fields) if field.get_internal_type() == "JSONField"]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            values = list(getter({**defaults, **row} if defaults else row))
+            for position in json_positions:
+                values[position] = _json(values[position])
+            copy.write_row(values)
+
+
+def update_rows(
+    model: type[Model], rows: Sequence[dict[str, Any]], names: Sequence[str], batch_size: int = 2000
+) -> None:
+    """Set ``names`` on many rows (each dict holds the pk and those fields) in a few statements.
+
+    PostgreSQL gets one ``UPDATE ... FROM (VALUES ...)`` per batch: Django's ``bulk_update`` builds a
+    ``CASE WHEN`` per field and row, which grows quadratically slow on large batches.
+    """
+    if not rows:
+        return
+    pk = model._meta.pk
+    fields = [model._meta.get_field(name) for name in names]
+    fields = [field for field in fields if field.concrete]
+    if connection.vendor != "postgresql":
+        objs = []
+        for row in rows:
+            obj = model(**{pk.attname: row[pk.attname]})
+            for field in fields:
+                setattr(obj, field.attname, row[field.attname])
+            objs.append(obj)
+        model._base_manager.bulk_update(objs, [field.name for field in fields], batch_size=500)
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    assignments = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}" for field in fields)
+    columns = [pk, *fields]
+    names_sql = ", ".join(quote(field.column) for field in columns)
+    casts = [field.db_type(connection) for field in columns]
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            values = ", ".join("(" + ", ".join(f"%s::{cast}" for cast in casts) + ")" for _ in chunk)
+            params: list[Any] = []
+            for row in chunk:
+                params.extend(field.get_db_prep_save(row[field.attname], connection) for field in columns)
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v ({names_sql}) "  # noqa: S608
+                f"WHERE {table}.{quote(pk.column)} = v.{quote(pk.column)}",
+                params,
+            )

@@ -8,7 +8,7 @@ for API keys, Celery tasks and commands too, so each service declares its actor 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +16,11 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models
 from django.dispatch import receiver
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 from simple_history.signals import pre_create_historical_record
+
+from c360.lib.db import insert_rows
 
 
 @dataclass(frozen=True)
@@ -92,10 +95,26 @@ def audited_history(**kwargs: Any) -> HistoricalRecords:
     return HistoricalRecords(bases=[HistoricalActor], get_user=history_user, **kwargs)
 
 
-def historical_attrs() -> dict[str, object]:
-    """Extra attributes for ``bulk_create_with_history`` (signals do not run on bulk paths)."""
+def history_rows(
+    model: type[models.Model], rows: Sequence[dict[str, Any]], *, history_type: str, reason: str = ""
+) -> None:
+    """History for rows written in bulk (signals do not run there): "+", "~" or "-", with the actor.
+
+    ``rows`` are dicts keyed by attname holding at least every tracked field of ``model``.
+    """
+    if not rows:
+        return
+    historical = model.history.model  # type: ignore[attr-defined]
     actor = current_actor()
-    return {"history_actor": str(actor) if actor else ""}
+    meta = {
+        "history_date": timezone.now(),
+        "history_type": history_type,
+        "history_change_reason": reason or None,
+        "history_actor": str(actor) if actor else "",
+        "history_user_id": actor.user_id if actor else None,
+    }
+    tracked = [field.attname for field in historical.tracked_fields]
+    insert_rows(historical, [{**meta, **{name: row[name] for name in tracked}} for row in rows])
 
 
 @receiver(pre_create_historical_record)

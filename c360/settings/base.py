@@ -41,6 +41,14 @@ if C360_INDEX_KEY in C360_KEYRING.keys.values():
 
 C360_DEFAULT_PHONE_REGION = (envstr("C360_DEFAULT_PHONE_REGION", "BR") or "BR").upper()
 C360_DEFAULT_REGIMES = envlist("C360_DEFAULT_REGIMES", ["lgpd"])
+# Identity resolution: an identifier value held by more than this many people never links on its own
+# (a switchboard, a family email), and these normalised values never link at all.
+C360_RESOLUTION_MAX_SHARED = envint("C360_RESOLUTION_MAX_SHARED", 3, minimum=1)
+C360_RESOLUTION_BLOCKED_VALUES: dict[str, list[str]] = {
+    "email": envlist("C360_BLOCKED_EMAILS", []),
+    "phone": envlist("C360_BLOCKED_PHONES", []),
+    "cpf": envlist("C360_BLOCKED_CPFS", ["12345678909", "00000000191"]),
+}
 C360_API_KEY_RATE = envstr("C360_API_KEY_RATE", "600/min")
 
 # ---------------------------------------------------------------- apps

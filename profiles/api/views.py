@@ -16,7 +16,7 @@ from c360.api.serializers import StrictBooleanField, StrictCharField, StrictSeri
 from c360.lib.identifiers import IdentifierError, IdentifierKind, normalise
 from profiles.models import ADDRESS_KEYS, Regime, RegimeReason, VerificationMethod
 from profiles.selectors import subject_find
-from profiles.services import IdentifierInput, subject_create, subject_reveal
+from profiles.services.subjects import IdentifierInput, subject_create, subject_reveal
 
 MAX_IDENTIFIERS_PER_SUBJECT = 50
 

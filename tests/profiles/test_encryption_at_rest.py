@@ -13,7 +13,7 @@ from c360.lib.crypto import DecryptionError, Keyring, KeyShreddedError, data_key
 from c360.lib.history import Actor
 from profiles.encryption import unseal
 from profiles.models import Identifier, Subject, SubjectAccess, SubjectKey
-from profiles.services import subject_erase, subject_reveal
+from profiles.services.subjects import subject_erase, subject_reveal
 from tests.factories import SubjectFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from faker import Faker
 from c360.lib.history import Actor
 from profiles.demo import fake_person
 from profiles.models import Subject
-from profiles.services import IdentifierInput, subject_create
+from profiles.services.subjects import IdentifierInput, subject_create
 
 
 class Command(BaseCommand):

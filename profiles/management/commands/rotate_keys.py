@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from c360.lib.crypto import KeyringError, keyring
 from profiles.selectors import subject_keys_pending_rotation
-from profiles.services import subject_keys_rewrap_batch
+from profiles.services.subjects import subject_keys_rewrap_batch
 
 
 class Command(BaseCommand):

@@ -680,3 +680,67 @@ def test_masks_never_contain_the_full_value(spelled_email, cpf, cnpj, phone_exam
         assert value not in masked
         assert masked != value
         assert "*" in masked
+
+
+# ---------------------------------------------------------------- fast paths agree with the libraries
+
+
+def _full_email_path(text: str) -> str | None:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError:
+        return None
+    return f"{result.local_part.lower()}@{result.ascii_domain.lower()}"
+
+
+_email_like = st.from_regex(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,70}@[A-Za-z0-9.-]{1,40}\.[A-Za-z]{1,8}", fullmatch=True)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(_email_like, st.emails()))
+def test_the_ascii_email_fast_path_agrees_with_email_validator(text):
+    from c360.lib.identifiers import _fast_email
+
+    fast = _fast_email(text)
+    if fast is not None:
+        assert fast == _full_email_path(text)
+
+
+def _parser_path(text: str) -> str | None:
+    try:
+        number = phonenumbers.parse(text, "BR")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_br_digits = st.builds(
+    lambda ddd, first, rest: f"{ddd}{first}{rest}",
+    st.integers(min_value=10, max_value=99),
+    st.sampled_from(["2", "3", "4", "5", "6", "7", "8", "9", "96", "97", "98", "99", "91"]),
+    st.text(alphabet="0123456789", min_size=7, max_size=8),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(digits=_br_digits, spelling=st.sampled_from(["plain", "plus", "trunk", "masked", "spaced"]))
+def test_the_brazilian_phone_fast_path_agrees_with_the_parser(digits, spelling):
+    written = {
+        "plain": digits,
+        "plus": f"+55{digits}",
+        "trunk": f"0{digits}",
+        "masked": f"({digits[:2]}) {digits[2:-4]}-{digits[-4:]}",
+        "spaced": f"+55 {digits[:2]} {digits[2:]}",
+    }[spelling]
+    expected = _parser_path(written)
+
+    try:
+        normalised = normalise_phone(written)
+    except IdentifierError:
+        normalised = None
+
+    assert normalised == expected

@@ -128,7 +128,7 @@ def test_unknown_things_answer_json_404(api_key_client, path, status, code):
 
 def test_an_erased_subject_answers_410(api_key_client):
     from c360.lib.history import Actor
-    from profiles.services import subject_erase
+    from profiles.services.subjects import subject_erase
 
     subject = SubjectFactory()
     subject_erase(subject_id=subject.id, actor=Actor.system("tests"), reason="dsar 2026-0005")

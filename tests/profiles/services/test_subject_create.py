@@ -7,7 +7,7 @@ import pytest
 from c360.lib.errors import ValidationFailed
 from c360.lib.history import Actor
 from profiles.models import Identifier, Subject, SubjectKey
-from profiles.services import IdentifierInput, subject_create, subject_reveal
+from profiles.services.subjects import IdentifierInput, subject_create, subject_reveal
 
 pytestmark = pytest.mark.django_db
 

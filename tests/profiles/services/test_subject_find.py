@@ -5,7 +5,7 @@ import pytest
 from c360.lib.history import Actor
 from c360.lib.identifiers import IdentifierError
 from profiles.selectors import subject_find
-from profiles.services import IdentifierInput, subject_create, subject_erase
+from profiles.services.subjects import IdentifierInput, subject_create, subject_erase
 from tests.factories import SubjectFactory
 
 pytestmark = pytest.mark.django_db

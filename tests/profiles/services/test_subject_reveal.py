@@ -5,7 +5,7 @@ import pytest
 from c360.lib.errors import Gone, NotFound, ValidationFailed
 from c360.lib.history import Actor
 from profiles.models import SubjectAccess
-from profiles.services import subject_erase, subject_reveal
+from profiles.services.subjects import subject_erase, subject_reveal
 from tests.factories import SubjectFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import pytest
 
 from c360.lib.errors import Gone, NotFound, ValidationFailed
 from c360.lib.history import Actor
-from profiles.services import IdentifierInput, subject_erase, subject_reveal, subject_update
+from profiles.services.subjects import IdentifierInput, subject_erase, subject_reveal, subject_update
 from tests.factories import SubjectFactory
 
 pytestmark = pytest.mark.django_db

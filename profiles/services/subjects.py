@@ -15,6 +15,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from c360.lib.crypto import (
@@ -26,28 +27,35 @@ from c360.lib.crypto import (
     keyring,
     shred,
 )
+from c360.lib.db import update_rows
 from c360.lib.errors import Gone, NotFound, ValidationFailed
-from c360.lib.history import Actor, acting_as
+from c360.lib.history import Actor, acting_as, history_rows
 from c360.lib.identifiers import IdentifierError, IdentifierKind, normalise
-
-from .encryption import seal, unseal
-from .lock_objects import subject_key_qs_select_for_update, subject_qs_select_for_update
-from .models import (
-    ADDRESS_KEYS,
+from profiles.encryption import seal, unseal
+from profiles.lock_objects import subject_key_qs_select_for_update, subject_qs_select_for_update
+from profiles.models import (
     SUBJECT_ATTRIBUTES,
     Identifier,
+    MatchSuggestion,
     Regime,
     RegimeReason,
+    SourceRecord,
     Subject,
     SubjectAccess,
     SubjectKey,
     VerificationMethod,
     index_kind,
 )
+from profiles.records import address_problem, birth_date_problem, name_of
 
 logger = logging.getLogger(__name__)
 
 MAX_TEXT_ATTRIBUTE_LENGTH = 200
+RECORD_COLUMNS = [field.attname for field in SourceRecord._meta.concrete_fields]
+TOMBSTONE_FIELDS = [
+    "status", "external_id_enc", "payload_enc", "errors_enc", "payload_digest", "identifier_indexes",
+    "block_key", "name_key", "link_explanation", "updated_at",
+]  # fmt: skip
 MIN_REASON_LENGTH = 5
 
 
@@ -98,24 +106,6 @@ class ErasureOutcome:
 # ---------------------------------------------------------------- validation
 
 
-def _birth_date_problem(value: Any) -> str | None:
-    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-        return "Give a date (YYYY-MM-DD)."
-    if not dt.date(1900, 1, 1) <= value <= timezone.localdate():
-        return "The birth date must be between 1900-01-01 and today."
-    return None
-
-
-def _address_problem(value: Any) -> str | None:
-    if not isinstance(value, Mapping):
-        return "Give the address as an object."
-    if unknown := sorted(set(value) - set(ADDRESS_KEYS)):
-        return f"Unknown address keys {', '.join(map(str, unknown))}; use {', '.join(ADDRESS_KEYS)}."
-    if not all(isinstance(part, str) and len(part) <= MAX_TEXT_ATTRIBUTE_LENGTH for part in value.values()):
-        return f"Address parts are text of at most {MAX_TEXT_ATTRIBUTE_LENGTH} characters."
-    return None
-
-
 def _clean_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
@@ -126,12 +116,12 @@ def _clean_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
         if value is None:
             cleaned[name] = None
         elif name == "birth_date":
-            if message := _birth_date_problem(value):
+            if message := birth_date_problem(value):
                 errors[name] = [message]
             else:
                 cleaned[name] = value
         elif name == "address":
-            if message := _address_problem(value):
+            if message := address_problem(value):
                 errors[name] = [message]
             else:
                 cleaned[name] = {key: part.strip() for key, part in value.items() if part.strip()} or None
@@ -199,6 +189,18 @@ def _clean_identifiers(identifiers: Sequence[IdentifierInput], *, default_source
     return list(by_key.values())
 
 
+def _refresh_match_profile(data_key: DataKey, subject: Subject) -> None:
+    """Add the subject's current name and birth date to what identity resolution compares against."""
+    profile = unseal(data_key, subject, "match_profile") or {"names": [], "birth_dates": []}
+    name = name_of(unseal(data_key, subject, "given_name"), unseal(data_key, subject, "family_name"), None)
+    if name is not None and name.as_json() not in profile["names"]:
+        profile["names"].append(name.as_json())
+    birth_date = unseal(data_key, subject, "birth_date")
+    if birth_date is not None and birth_date.isoformat() not in profile["birth_dates"]:
+        profile["birth_dates"].append(birth_date.isoformat())
+    seal(data_key, subject, "match_profile", profile)
+
+
 def _new_identifier(subject: Subject, data_key: DataKey, clean: NormalisedIdentifier) -> Identifier:
     identifier = Identifier(
         subject=subject,
@@ -239,6 +241,7 @@ def subject_create(
     data_key = data_key_create(subject_key)
     for name, value in cleaned_attributes.items():
         seal(data_key, subject, name, value)
+    _refresh_match_profile(data_key, subject)
     with acting_as(actor):
         subject.save(force_insert=True)
         subject_key.save(force_insert=True)
@@ -248,13 +251,22 @@ def subject_create(
     return subject
 
 
-def _locked_live_subject(subject_id: UUID | str) -> Subject:
-    subject = subject_qs_select_for_update().filter(pk=subject_id).first()
+def _live_subject(subject: Subject | None) -> Subject:
     if subject is None:
         raise NotFound("No subject has that id.")
     if subject.is_erased:
         raise Gone("The subject was erased; nothing about the person is kept.", code="subject_erased")
+    if subject.status == Subject.Status.MERGED:
+        raise Gone(
+            f"The subject was merged into {subject.merged_into_id}; use that id.",
+            code="subject_merged",
+            errors={"merged_into": [str(subject.merged_into_id)]},
+        )
     return subject
+
+
+def _locked_live_subject(subject_id: UUID | str) -> Subject:
+    return _live_subject(subject_qs_select_for_update().filter(pk=subject_id).first())
 
 
 @transaction.atomic
@@ -281,6 +293,8 @@ def subject_update(
     data_key = data_key_open(subject.key)
     for name, value in cleaned_attributes.items():
         seal(data_key, subject, name, value)
+        subject.provenance.pop(name, None)  # a value set by hand no longer comes from a source record
+    _refresh_match_profile(data_key, subject)
     subject.updated_at = timezone.now()
 
     removals = list(subject.identifiers.filter(pk__in=list(remove_identifier_ids)))
@@ -320,11 +334,7 @@ def subject_reveal(
     The access row is written in the same transaction as the read: no clear text leaves without it.
     """
     reason = _clean_reason(reason)
-    subject = Subject.objects.filter(pk=subject_id).first()
-    if subject is None:
-        raise NotFound("No subject has that id.")
-    if subject.is_erased:
-        raise Gone("The subject was erased; nothing about the person is kept.", code="subject_erased")
+    subject = _live_subject(Subject.objects.filter(pk=subject_id).first())
     wanted = list(SUBJECT_ATTRIBUTES if attributes is None else attributes)
     if unknown := sorted(set(wanted) - set(SUBJECT_ATTRIBUTES)):
         raise ValidationFailed("Unknown attributes.", errors={"attributes": [f"Unknown: {', '.join(unknown)}."]})
@@ -363,34 +373,75 @@ def subject_reveal(
 
 @transaction.atomic
 def subject_erase(*, subject_id: UUID | str, actor: Actor, reason: str) -> ErasureOutcome:
-    """Crypto-shred the subject: destroy its data key, delete its identifiers, keep a PII-free tombstone.
+    """Crypto-shred the person: destroy their data keys, delete identifiers, keep PII-free tombstones.
 
-    Every ciphertext under the key, in live rows, history rows and backups, becomes unreadable.
-    Idempotent: erasing an erased subject changes nothing and says so.
+    The person is the subject and every subject merged into it over time (each has its own key, which
+    still opens that subject's history). Every ciphertext under those keys, in live rows, history rows
+    and backups, becomes unreadable. Source records stay as tombstones holding only the blind index of
+    their external id, so a source re-sending one cannot bring the person back. A merged subject's id
+    erases the person it was merged into. Idempotent: erasing twice changes nothing and says so.
     """
     reason = _clean_reason(reason)
     now = timezone.now()
     subject = subject_qs_select_for_update().filter(pk=subject_id).first()
     if subject is None:
         raise NotFound("No subject has that id.")
+    while subject.status == Subject.Status.MERGED and subject.merged_into_id:
+        subject = subject_qs_select_for_update().get(pk=subject.merged_into_id)
     if subject.is_erased:
         return ErasureOutcome(subject.id, subject.erased_at or now, already_erased=True, identifiers_deleted=0)
 
-    subject_key = subject_key_qs_select_for_update().get(subject=subject)
-    identifiers = list(subject.identifiers.all())
+    family = [subject]
+    while absorbed := list(
+        subject_qs_select_for_update()
+        .filter(merged_into__in=[member.pk for member in family])
+        .exclude(pk__in=[member.pk for member in family])
+    ):
+        family.extend(absorbed)
+    family_ids = [member.pk for member in family]
+    keys = list(subject_key_qs_select_for_update().filter(subject__in=family_ids))
+    identifiers = list(Identifier.objects.filter(subject__in=family_ids))
+    change_reason = f"erasure: {reason}"[:100]
     with acting_as(actor):
-        shred(subject_key)
+        for subject_key in keys:
+            shred(subject_key)
         for identifier in identifiers:
-            identifier._change_reason = f"erasure: {reason}"[:100]  # type: ignore[attr-defined]
+            identifier._change_reason = change_reason  # type: ignore[attr-defined]
             identifier.delete()
-        for name in SUBJECT_ATTRIBUTES:
-            setattr(subject, f"{name}_enc", None)
-        subject.status = Subject.Status.ERASED
-        subject.erased_at = subject.updated_at = now
-        subject._change_reason = f"erasure: {reason}"[:100]  # type: ignore[attr-defined]
-        subject.save()
+        _tombstone_records(family_ids, now, change_reason)
+        for member in family:
+            for name in (*SUBJECT_ATTRIBUTES, "match_profile"):
+                setattr(member, f"{name}_enc", None)
+            member.provenance = {}
+            member.status = Subject.Status.ERASED
+            member.erased_at = member.updated_at = now
+            member._change_reason = change_reason  # type: ignore[attr-defined]
+            member.save()
+        MatchSuggestion.objects.filter(
+            Q(subject_a__in=family_ids) | Q(subject_b__in=family_ids), status=MatchSuggestion.Status.OPEN
+        ).update(status=MatchSuggestion.Status.OBSOLETE, decided_at=now, decided_by=str(actor))
     logger.info("Subject %s erased by %s (%d identifiers deleted)", subject.id, actor, len(identifiers))
     return ErasureOutcome(subject.id, now, already_erased=False, identifiers_deleted=len(identifiers))
+
+
+def _tombstone_records(subject_ids: list[UUID], now: dt.datetime, reason: str) -> None:
+    """Source records of an erased person: every value gone, the external id's blind index kept."""
+    rows = list(SourceRecord.objects.filter(subject__in=subject_ids).values(*RECORD_COLUMNS))
+    for row in rows:
+        row.update(
+            status=SourceRecord.Status.ERASED,
+            external_id_enc=None,
+            payload_enc=None,
+            errors_enc=None,
+            payload_digest=None,
+            identifier_indexes=[],
+            block_key=None,
+            name_key=None,
+            link_explanation={},
+            updated_at=now,
+        )
+    update_rows(SourceRecord, rows, TOMBSTONE_FIELDS)
+    history_rows(SourceRecord, rows, history_type="~", reason=reason)
 
 
 @transaction.atomic
