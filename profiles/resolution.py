@@ -235,6 +235,7 @@ class _Resolution:
             self.vetoed.append(VetoedLink(rule, kind, record_node[1], other, reason))  # type: ignore[arg-type]
 
     def participants(self, rule: str, holders: dict[Key, set[uuid.UUID]]) -> dict[Key, list[Node]]:
+        """Who shares each identifier value for ``rule``: holding subjects first (oldest first), then records."""
         kind = RULE_KINDS[rule]
         found: dict[Key, list[Node]] = {}
         for key, holder_ids in holders.items():
@@ -265,15 +266,19 @@ def resolve(
     is_blocked: Callable[[Key], bool],
     max_shared: int,
     widely_held: set[Key] = frozenset(),  # type: ignore[assignment]
+    verified_holders: dict[Key, set[uuid.UUID]] | None = None,
 ) -> Plan:
     """Group records and subjects into people.
 
     ``holders`` maps each identifier key of the batch to the live subjects already holding it (keys in
-    ``widely_held`` are held by more than ``max_shared`` subjects and may be left out of ``holders``);
+    ``widely_held`` are held by more than ``max_shared`` subjects and may be left out of ``holders``),
+    ``verified_holders`` to those whose claim on it is verified; records list every email under
+    ``email`` and the verified ones also under ``verified_email``;
     ``subjects`` gives the evidence of every subject named there or linked by external id;
     ``subject_order`` sorts subjects, oldest first: the first is the survivor of a merge.
     """
     resolution = _Resolution(list(records), subjects, subject_order)
+    verified_holders = verified_holders or {}
     too_shared: set[Key] = set(widely_held)
     blocked_values: set[Key] = set()
 
@@ -284,7 +289,9 @@ def resolve(
             resolution.reasons[record.position] = LinkReason("external_id", "external")
 
     for rule in RULES[1:]:
-        participants = resolution.participants(rule, holders)
+        # A verified email links without a name check only between parties that each verified it: a
+        # subject that merely used the address (a child's account on the family email) did not.
+        participants = resolution.participants(rule, verified_holders if rule == "verified_email" else holders)
         for key in sorted(participants):
             nodes = _unique(participants[key])
             if len(nodes) < 2 or key in too_shared:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -11,7 +12,7 @@ from c360.lib.crypto import DecryptionError, blind_index, data_key_open, keyring
 from c360.lib.identifiers import IdentifierKind, mask, mask_text, normalise
 
 from .encryption import unseal
-from .models import Subject, SubjectKey, index_kind
+from .models import Source, SourceRecord, Subject, SubjectKey, index_kind
 
 
 def subject_get(subject_id: UUID | str) -> Subject | None:
@@ -62,3 +63,27 @@ def subject_masked(subject: Subject) -> MaskedSubject:
 def subject_keys_pending_rotation() -> int:
     """Data keys still wrapped by a KEK other than the active one."""
     return SubjectKey.objects.filter(wrapped_dek__isnull=False).exclude(kek_version=keyring().active_version).count()
+
+
+def record_subjects(keys: list[tuple[str, bytes]], chunk: int = 20_000) -> dict[tuple[str, bytes], uuid.UUID]:
+    """(source code, external-id blind index) -> the live subject each record belongs to now.
+
+    Merged subjects are followed to their survivor; quarantined and erased records map to nothing.
+    """
+    source_ids = dict(Source.objects.values_list("code", "id"))
+    codes = {source_id: code for code, source_id in source_ids.items()}
+    found: dict[tuple[str, bytes], uuid.UUID] = {}
+    for start in range(0, len(keys), chunk):
+        part = keys[start : start + chunk]
+        rows = SourceRecord.objects.filter(
+            external_id_index__in=[index for _, index in part], status=SourceRecord.Status.LINKED
+        ).values_list("source_id", "external_id_index", "subject_id")
+        for source_id, index, subject_id in rows:
+            found[(codes[source_id], bytes(index))] = subject_id
+    merged_into = dict(Subject.objects.filter(status=Subject.Status.MERGED).values_list("id", "merged_into_id"))
+    for key, subject_id in found.items():
+        while subject_id in merged_into:
+            subject_id = merged_into[subject_id]
+        found[key] = subject_id
+    wanted = set(keys)
+    return {key: subject_id for key, subject_id in found.items() if key in wanted}

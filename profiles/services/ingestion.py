@@ -82,7 +82,9 @@ def _rule_keys(clean: CleanRecord) -> dict[str, list[Key]]:
         if identifier.kind == IdentifierKind.CPF:
             keys["cpf"].append(identifier.key)
         elif identifier.kind == IdentifierKind.EMAIL:
-            keys["verified_email" if identifier.is_verified else "email"].append(identifier.key)
+            keys["email"].append(identifier.key)
+            if identifier.is_verified:
+                keys["verified_email"].append(identifier.key)
         elif identifier.kind == IdentifierKind.PHONE:
             keys["phone"].append(identifier.key)
     return keys
@@ -120,17 +122,22 @@ def _subject_evidence(batch: Batch, subject_ids: set[uuid.UUID]) -> dict[uuid.UU
     }
 
 
-def _holders(keys: set[Key]) -> dict[Key, set[uuid.UUID]]:
-    """The live subjects holding each identifier key, in one indexed query."""
+def _holders(keys: set[Key]) -> tuple[dict[Key, set[uuid.UUID]], dict[Key, set[uuid.UUID]]]:
+    """The live subjects holding each identifier key, and those whose claim is verified: one query."""
     holders: dict[Key, set[uuid.UUID]] = {}
+    verified: dict[Key, set[uuid.UUID]] = {}
     if not keys:
-        return holders
+        return holders, verified
     rows = Identifier.objects.filter(blind_index__in=list({key[2] for key in keys}), subject__status__in=LIVE)
-    for kind, namespace, index, subject_id in rows.values_list("kind", "namespace", "blind_index", "subject_id"):
+    for kind, namespace, index, subject_id, is_verified in rows.values_list(
+        "kind", "namespace", "blind_index", "subject_id", "is_verified"
+    ):
         key = (kind, namespace, bytes(index))
         if key in keys:
             holders.setdefault(key, set()).add(subject_id)
-    return holders
+            if is_verified:
+                verified.setdefault(key, set()).add(subject_id)
+    return holders, verified
 
 
 def _live_subjects(batch: Batch, subject_ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
@@ -151,10 +158,11 @@ def resolve_items(batch: Batch, items: dict[int, Item], outcomes: dict[int, Reco
     """Resolve clean records against each other and the store, then apply the plan to ``batch``."""
     max_shared = settings.C360_RESOLUTION_MAX_SHARED
     keys = {key for item in items.values() for rule_keys in _rule_keys(item.clean).values() for key in rule_keys}
-    holders = _holders(keys)
+    holders, verified_holders = _holders(keys)
     widely_held = {key for key, held in holders.items() if len(held) > max_shared}
     for key in widely_held:
         del holders[key]  # held by more people than may ever link: resolution only needs to know that
+        verified_holders.pop(key, None)
     linked_to = {p: item.row["subject_id"] for p, item in items.items() if item.row and item.row["subject_id"]}
     live = _live_subjects(batch, set(linked_to.values()))
     batch.load_subjects({s for held in holders.values() for s in held} | set(live.values()))
@@ -174,6 +182,7 @@ def resolve_items(batch: Batch, items: dict[int, Item], outcomes: dict[int, Reco
         is_blocked=lambda key: key in values and is_blocked_value(key[0], values[key]),
         max_shared=max_shared,
         widely_held=widely_held,
+        verified_holders=verified_holders,
     )
     _apply(batch, plan, items, outcomes)
     _suggest(batch, plan, items, outcomes)

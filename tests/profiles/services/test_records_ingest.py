@@ -127,14 +127,24 @@ def test_each_deterministic_rule_links_to_the_existing_subject(crm, shop, shop_r
     assert "Linked by" in outcome.match["explanation"]
 
 
-def test_a_verified_email_links_even_when_the_name_differs(crm, shop):
-    # The CRM confirms emails by double opt-in: whoever confirmed the address owns it.
-    ingest(shop, {"external_id": "S-9", "full_name": "Bia Souza", "email": "maria.souza@gmail.com"})
+def test_an_email_verified_on_both_sides_links_even_when_the_name_differs(crm):
+    # Both accounts confirmed the address by double opt-in: a nickname does not make two people.
+    first = ingest(crm, {"external_id": "C-7", "given_name": "Beatriz", "email": "bia@example.com"}).outcomes[0]
 
-    outcome = ingest(crm, {**MARIA, "cpf": None}).outcomes[0]
+    second = ingest(crm, {"external_id": "C-8", "given_name": "Bia", "email": "bia@example.com"}).outcomes[0]
 
-    assert outcome.match["rule"] == "verified_email"
-    assert Subject.objects.filter(status="active").count() == 1
+    assert second.subject_id == first.subject_id
+    assert second.match["rule"] == "verified_email"
+
+
+def test_a_verified_email_does_not_vouch_for_someone_who_only_used_it(crm, shop):
+    # A child's shop account on the parent's address: the parent verified it, the child did not.
+    child = ingest(shop, {"external_id": "S-9", "full_name": "Pedro Souza", "email": "maria.souza@gmail.com"})
+
+    parent = ingest(crm, {**MARIA, "cpf": None}).outcomes[0]
+
+    assert parent.subject_id != child.outcomes[0].subject_id
+    assert parent.match["vetoes"] == ["email:different_name"]
 
 
 def test_an_unverified_email_does_not_link_clearly_different_people(crm, shop):
