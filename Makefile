@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEMO_SUBJECTS ?= 200
+DEMO_SUBJECTS ?= 1500
 PYTEST_ARGS ?=
 
 .PHONY: help venv lint fmt test demo bench bench-quick clean

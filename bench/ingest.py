@@ -18,7 +18,9 @@ import resource
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "c360.settings.test")
@@ -69,7 +71,7 @@ def main() -> None:
     sources = {item["code"]: Source.objects.create(**item) for item in DEMO_SOURCES}
     truth: dict[tuple[str, bytes], int] = {}
 
-    def stream():
+    def stream() -> Iterator[tuple[str, Any]]:
         for record in generate_records(subjects=people, seed=args.seed):
             external_id = record.fields.get("external_id") if isinstance(record.fields, dict) else None
             if isinstance(external_id, str | int) and record.valid:
@@ -79,7 +81,7 @@ def main() -> None:
     started = time.perf_counter()
     counts: Counter[str] = Counter()
     total = 0
-    for source_code, result in ingest_stream(
+    for _source_code, result in ingest_stream(
         stream(), sources=sources, actor=Actor.system("bench"), batch_size=args.batch, workers=args.workers
     ):
         counts.update(result.counts)

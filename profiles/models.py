@@ -194,7 +194,9 @@ class SubjectAccess(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="accesses")
+    subject = models.ForeignKey(Subject, null=True, blank=True, on_delete=models.PROTECT, related_name="accesses")
+    # A quarantined record has no subject yet; its id is kept as a plain value, since the log is never updated.
+    record_id = models.UUIDField(null=True, blank=True)
     actor = models.CharField(max_length=80)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -118,6 +118,14 @@ class CleanRecord:
         return [[item.kind, item.namespace, item.index.hex()] for item in self.identifiers]
 
 
+@dataclass(frozen=True)
+class UnreadableRecord:
+    """A line or row a reader could not turn into a record: kept quarantined with the reason."""
+
+    reason: str
+    raw: Any
+
+
 @dataclass
 class RejectedRecord:
     position: int
@@ -229,6 +237,8 @@ def clean_record(
     raw: Any, *, position: int, source_code: str, emails_verified: bool = False
 ) -> CleanRecord | RejectedRecord:
     """Check and normalise one record; invalid input gives a RejectedRecord with every problem found."""
+    if isinstance(raw, UnreadableRecord):
+        return RejectedRecord(position, {"raw": raw.raw}, {"record": [raw.reason]})
     if not isinstance(raw, Mapping):
         return RejectedRecord(position, raw, {"record": ["Give each record as a JSON object."]})
     errors: dict[str, list[str]] = {}

@@ -76,14 +76,45 @@ def record_subjects(keys: list[tuple[str, bytes]], chunk: int = 20_000) -> dict[
     for start in range(0, len(keys), chunk):
         part = keys[start : start + chunk]
         rows = SourceRecord.objects.filter(
-            external_id_index__in=[index for _, index in part], status=SourceRecord.Status.LINKED
+            external_id_index__any=[index for _, index in part], status=SourceRecord.Status.LINKED
         ).values_list("source_id", "external_id_index", "subject_id")
         for source_id, index, subject_id in rows:
             found[(codes[source_id], bytes(index))] = subject_id
     merged_into = dict(Subject.objects.filter(status=Subject.Status.MERGED).values_list("id", "merged_into_id"))
-    for key, subject_id in found.items():
-        while subject_id in merged_into:
-            subject_id = merged_into[subject_id]
-        found[key] = subject_id
+    for key, linked_id in found.items():
+        live_id = linked_id
+        while live_id in merged_into:
+            live_id = merged_into[live_id]
+        found[key] = live_id
     wanted = set(keys)
     return {key: subject_id for key, subject_id in found.items() if key in wanted}
+
+
+def quarantined_records(*, source_code: str | None = None) -> QuerySet[SourceRecord]:
+    records = SourceRecord.objects.filter(status=SourceRecord.Status.QUARANTINED).select_related(
+        "source", "key", "subject__key"
+    )
+    if source_code:
+        records = records.filter(source__code=source_code)
+    return records.order_by("-received_at", "id")
+
+
+def record_errors(record: SourceRecord) -> dict[str, list[str]]:
+    """A quarantined record's reasons, decrypted (they name fields and rules, never values)."""
+    holder = record.subject.key if record.subject_id else record.key
+    return unseal(data_key_open(holder), record, "errors") or {}
+
+
+def subjects_by_identifier(
+    *, kind: str | None = None, value: str | None = None, source_code: str | None = None, external_id: str | None = None
+) -> QuerySet[Subject]:
+    """Staff search: by an email, phone, CPF or CNPJ, or by a source's own record id."""
+    if source_code is not None:
+        index = blind_index(
+            index_kind(IdentifierKind.EXTERNAL, source_code), normalise(IdentifierKind.EXTERNAL, external_id)
+        )
+        subject_ids = SourceRecord.objects.filter(
+            source__code=source_code, external_id_index=index, status=SourceRecord.Status.LINKED
+        ).values("subject_id")
+        return Subject.objects.filter(pk__in=subject_ids)
+    return subject_find(kind=kind or "", value=value or "")

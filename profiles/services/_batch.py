@@ -137,6 +137,8 @@ class Batch:
         self.blocks: list[MatchBlock] = []
         self.suggestions: dict[tuple[uuid.UUID, uuid.UUID], MatchSuggestion] = {}
         self.counts: Counter[str] = Counter()
+        self._absorbed_records: dict[uuid.UUID, list[dict[str, Any]]] = {}
+        self._absorbed_blocks: dict[uuid.UUID, list[uuid.UUID]] = {}
 
     # -- subjects
 
@@ -150,9 +152,10 @@ class Batch:
         if not wanted:
             return
         rows = {
-            row["id"]: row for row in Subject.objects.filter(pk__in=wanted, status__in=LIVE).values(*SUBJECT_COLUMNS)
+            row["id"]: row
+            for row in Subject.objects.filter(pk__any=list(wanted), status__in=LIVE).values(*SUBJECT_COLUMNS)
         }
-        wrapped = dict(SubjectKey.objects.filter(subject_id__in=rows).values_list("subject_id", "wrapped_dek"))
+        wrapped = dict(SubjectKey.objects.filter(subject_id__any=list(rows)).values_list("subject_id", "wrapped_dek"))
         for subject_id, row in rows.items():
             key = data_key_open(WrappedKey(bytes(wrapped[subject_id]), None, subject_key_context(subject_id)))
             profile = SUBJECTS.open(key, subject_id, "match_profile", row["match_profile_enc"]) or {}
@@ -163,7 +166,7 @@ class Batch:
                 names=[Name.from_json(item) for item in profile.get("names", [])],
                 birth_dates={dt.date.fromisoformat(item) for item in profile.get("birth_dates", [])},
             )
-        for identifier in Identifier.objects.filter(subject_id__in=rows).values(*IDENTIFIER_COLUMNS):
+        for identifier in Identifier.objects.filter(subject_id__any=list(rows)).values(*IDENTIFIER_COLUMNS):
             identifier["blind_index"] = bytes(identifier["blind_index"])
             self.subjects[identifier["subject_id"]].identifiers[_key(identifier)] = identifier
 
@@ -338,15 +341,30 @@ class Batch:
 
     # -- merges
 
+    def prefetch_absorbed(self, subject_ids: Iterable[uuid.UUID]) -> None:
+        """Load, in two queries, the records and blocks of every subject this batch will merge away."""
+        wanted = [subject_id for subject_id in subject_ids if subject_id not in self._absorbed_records]
+        if not wanted:
+            return
+        for subject_id in wanted:
+            self._absorbed_records[subject_id] = []
+            self._absorbed_blocks[subject_id] = []
+        for row in SourceRecord.objects.filter(subject_id__any=wanted).values(*RECORD_COLUMNS):
+            self._absorbed_records[row["subject_id"]].append(row)
+        blocks = MatchBlock.objects.filter(Q(subject_a__any=wanted) | Q(subject_b__any=wanted))
+        for first, second in blocks.values_list("subject_a", "subject_b"):
+            for subject_id, other in ((first, second), (second, first)):
+                if subject_id in self._absorbed_blocks:
+                    self._absorbed_blocks[subject_id].append(other)
+
     def merge(
         self, survivor: SubjectState, absorbed: SubjectState, *, rule: str, kind: str, records: list[str]
     ) -> None:
         """Fold ``absorbed`` into ``survivor``: records and identifiers move, re-encrypted; values compete."""
+        self.prefetch_absorbed([absorbed.id])
         in_batch = {**self.new_records, **self.changed_records}
-        stored = SourceRecord.objects.filter(subject_id=absorbed.id).exclude(pk__in=list(in_batch))
-        for row in list(stored.values(*RECORD_COLUMNS)) + [
-            r for r in in_batch.values() if r["subject_id"] == absorbed.id
-        ]:
+        stored = [row for row in self._absorbed_records.pop(absorbed.id) if row["id"] not in in_batch]
+        for row in stored + [row for row in in_batch.values() if row["subject_id"] == absorbed.id]:
             self.move_record(row, absorbed.key, survivor)
         for key, identifier in absorbed.identifiers.items():
             if key in survivor.identifiers:
@@ -372,10 +390,7 @@ class Batch:
             )  # fmt: skip
         survivor.candidates.extend(absorbed.candidates)
         survivor.add_names(absorbed.names, absorbed.birth_dates)
-        for first, second in MatchBlock.objects.filter(Q(subject_a=absorbed.id) | Q(subject_b=absorbed.id)).values_list(
-            "subject_a", "subject_b"
-        ):
-            other = second if first == absorbed.id else first
+        for other in self._absorbed_blocks.pop(absorbed.id):
             self.blocks.append(
                 MatchBlock(subject_a_id=survivor.id, subject_b_id=other, reason="inherited", created_by=str(self.actor))
             )
@@ -444,8 +459,8 @@ class Batch:
         by_id = {state.id: state for state in states}
         in_batch = set(self.new_records) | set(self.changed_records)
         found: dict[uuid.UUID, list[Candidate]] = {}
-        rows = SourceRecord.objects.filter(subject_id__in=by_id, status=SourceRecord.Status.LINKED).exclude(
-            pk__in=list(in_batch)
+        rows = SourceRecord.objects.filter(subject_id__any=list(by_id), status=SourceRecord.Status.LINKED).exclude(
+            pk__any=list(in_batch)
         )
         for row in rows.values("id", "subject_id", "source_id", "payload_enc", "source_updated_at", "received_at"):
             state = by_id[row["subject_id"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -59,15 +60,19 @@ def ingest_stream(
             yield job[0], records_ingest_clean(source=sources[job[0]], cleaned=_clean_batch(job), actor=actor)
         return
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    # The pool's feeder thread would read the whole stream ahead; the semaphore keeps at most a few
+    # batches in flight, so memory stays bounded on a file of any size.
+    in_flight = threading.BoundedSemaphore(workers * 2)
+    codes: list[str] = []
+
+    def throttled() -> Iterator[tuple[str, bool, list[Any]]]:
+        for job in jobs:
+            in_flight.acquire()
+            codes.append(job[0])
+            yield job
+
     with context.Pool(workers, initializer=_worker_setup) as pool:
-        codes: list[str] = []
-
-        def tracked() -> Iterator[tuple[str, bool, list[Any]]]:
-            for job in jobs:
-                codes.append(job[0])
-                yield job
-
-        # imap keeps order and cleans ahead of the writer, a few batches at most (bounded memory).
-        for position, cleaned in enumerate(pool.imap(_clean_batch, tracked(), chunksize=1)):
+        for position, cleaned in enumerate(pool.imap(_clean_batch, throttled(), chunksize=1)):
+            in_flight.release()
             code = codes[position]
             yield code, records_ingest_clean(source=sources[code], cleaned=cleaned, actor=actor)

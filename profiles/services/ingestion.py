@@ -20,13 +20,24 @@ from django.db import transaction
 from django.db.models import Q
 from rapidfuzz import fuzz
 
-from c360.lib.errors import NotFound, ValidationFailed
-from c360.lib.history import Actor
+from c360.lib.crypto import data_key_open
+from c360.lib.errors import Conflict, Gone, NotFound, ValidationFailed
+from c360.lib.history import Actor, acting_as
 from c360.lib.identifiers import IdentifierKind
-from profiles.models import Identifier, MatchBlock, Source, SourceRecord, Subject
+from profiles.models import (
+    Identifier,
+    MatchBlock,
+    RecordKey,
+    Source,
+    SourceRecord,
+    Subject,
+    SubjectAccess,
+    SubjectKey,
+)
 from profiles.records import CleanRecord, Name, RejectedRecord, clean_record
 from profiles.resolution import Evidence, IncomingRecord, Key, Plan, names_compatible, resolve
-from profiles.services._batch import LIVE, RECORD_COLUMNS, Batch, Item, lock_resolution
+from profiles.services._batch import LIVE, RECORD_COLUMNS, RECORDS, Batch, Item, lock_resolution
+from profiles.services.subjects import clean_reason
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +139,7 @@ def _holders(keys: set[Key]) -> tuple[dict[Key, set[uuid.UUID]], dict[Key, set[u
     verified: dict[Key, set[uuid.UUID]] = {}
     if not keys:
         return holders, verified
-    rows = Identifier.objects.filter(blind_index__in=list({key[2] for key in keys}), subject__status__in=LIVE)
+    rows = Identifier.objects.filter(blind_index__any=list({key[2] for key in keys}), subject__status__in=LIVE)
     for kind, namespace, index, subject_id, is_verified in rows.values_list(
         "kind", "namespace", "blind_index", "subject_id", "is_verified"
     ):
@@ -142,7 +153,7 @@ def _holders(keys: set[Key]) -> tuple[dict[Key, set[uuid.UUID]], dict[Key, set[u
 
 def _live_subjects(batch: Batch, subject_ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
     """Where each subject lives now: itself, or the survivor it was merged into."""
-    merged_into = dict(Subject.objects.filter(pk__in=subject_ids).values_list("id", "merged_into"))
+    merged_into = dict(Subject.objects.filter(pk__any=list(subject_ids)).values_list("id", "merged_into"))
     live = {}
     for subject_id in subject_ids:
         current = subject_id
@@ -189,6 +200,9 @@ def resolve_items(batch: Batch, items: dict[int, Item], outcomes: dict[int, Reco
 
 
 def _apply(batch: Batch, plan: Plan, items: dict[int, Item], outcomes: dict[int, RecordOutcome]) -> None:
+    batch.prefetch_absorbed(
+        subject_id for cluster in plan.clusters for subject_id in cluster.subjects[1:] if subject_id in batch.subjects
+    )
     for cluster in plan.clusters:
         live = [batch.subjects[subject_id] for subject_id in cluster.subjects if subject_id in batch.subjects]
         survivor = live[0] if live else batch.new_subject()
@@ -268,9 +282,9 @@ def _suggest_by_block(batch: Batch, items: dict[int, Item], outcomes: dict[int, 
     if not by_block:
         return
     in_batch = [outcomes[position].record_id for positions in by_block.values() for position in positions]
-    stored = SourceRecord.objects.filter(block_key__in=list(by_block), status=SourceRecord.Status.LINKED)
+    stored = SourceRecord.objects.filter(block_key__any=list(by_block), status=SourceRecord.Status.LINKED)
     pools: dict[bytes, list[tuple[uuid.UUID, bytes | None]]] = {}
-    for block_key, subject_id, name_key in stored.exclude(pk__in=in_batch).values_list(
+    for block_key, subject_id, name_key in stored.exclude(pk__any=in_batch).values_list(
         "block_key", "subject_id", "name_key"
     ):
         pools.setdefault(bytes(block_key), []).append((subject_id, bytes(name_key) if name_key else None))
@@ -372,7 +386,7 @@ def _ingest(source: Source, cleaned: Sequence[CleanRecord | RejectedRecord], act
     last = {item.external_index: item.position for item in cleaned if item.external_index is not None}
     stored = {
         bytes(row["external_id_index"]): row
-        for row in SourceRecord.objects.filter(source=source, external_id_index__in=list(last)).values(*RECORD_COLUMNS)
+        for row in SourceRecord.objects.filter(source=source, external_id_index__any=list(last)).values(*RECORD_COLUMNS)
     }
     batch.load_subjects({row["subject_id"] for row in stored.values() if row["subject_id"]})
     items: dict[int, Item] = {}
@@ -395,3 +409,88 @@ def _ingest(source: Source, cleaned: Sequence[CleanRecord | RejectedRecord], act
             final = outcomes[last[cleaned[outcome.position].external_index]]  # type: ignore[index]
             outcome.record_id, outcome.subject_id = final.record_id, final.subject_id
     return IngestResult([outcomes[item.position] for item in cleaned], batch.counts)
+
+
+def record_reprocess(*, record_id: uuid.UUID | str, actor: Actor, fields: Any = None) -> RecordOutcome:
+    """Run a quarantined record through ingestion again, as corrected (``fields``) or as it was stored.
+
+    If the correction gives the record another external id (or the missing one), the corrected record
+    is stored under that id and the quarantined copy is deleted: replaced, never lost.
+    """
+    with transaction.atomic():
+        lock_resolution()
+        row = SourceRecord.objects.select_for_update().filter(pk=record_id).values(*RECORD_COLUMNS).first()
+        if row is None:
+            raise NotFound("No source record has that id.")
+        if row["status"] != SourceRecord.Status.QUARANTINED:
+            raise Conflict(f"The record is {row['status']}, not quarantined.", code="not_quarantined")
+        source = Source.objects.get(pk=row["source_id"])
+        if fields is None:
+            fields = _stored_payload(row)
+        cleaned = clean_record(fields, position=0, source_code=source.code, emails_verified=source.emails_verified)
+        (outcome,) = _ingest(source, [cleaned], actor).outcomes
+        if outcome.record_id != row["id"]:
+            with acting_as(actor):
+                for replaced in SourceRecord.objects.filter(pk=row["id"]):
+                    replaced._change_reason = f"reprocessed as {outcome.record_id}"  # type: ignore[attr-defined]
+                    replaced.delete()
+    logger.info("Quarantined record %s reprocessed by %s: %s", row["id"], actor, outcome.status)
+    return outcome
+
+
+def _stored_payload(row: dict[str, Any]) -> Any:
+    if row["subject_id"] is not None:
+        holder = SubjectKey.objects.get(subject_id=row["subject_id"])
+    else:
+        holder = RecordKey.objects.get(record_id=row["id"])
+    return RECORDS.open(data_key_open(holder), row["id"], "payload", row["payload_enc"])
+
+
+@dataclass(frozen=True)
+class RevealedRecord:
+    record_id: uuid.UUID
+    source: str
+    status: str
+    fields: Any
+    errors: dict[str, list[str]]
+
+
+def record_reveal(*, record_id: uuid.UUID | str, actor: Actor, reason: str) -> RevealedRecord:
+    """Decrypt one source record (e.g. a quarantined one, to fix it), logged like any reveal."""
+    reason = clean_reason(reason)
+    with transaction.atomic():
+        row = SourceRecord.objects.filter(pk=record_id).values(*RECORD_COLUMNS).first()
+        if row is None:
+            raise NotFound("No source record has that id.")
+        if row["status"] == SourceRecord.Status.ERASED:
+            raise Gone("The record's person was erased; nothing is left to show.", code="record_erased")
+        holder = (
+            SubjectKey.objects.get(subject_id=row["subject_id"])
+            if row["subject_id"]
+            else RecordKey.objects.get(record_id=row["id"])
+        )
+        data_key = data_key_open(holder)
+        SubjectAccess.objects.create(
+            subject_id=row["subject_id"],
+            record_id=row["id"],
+            actor=str(actor),
+            user_id=actor.user_id,
+            reason=reason,
+            fields=["source_record"],
+        )
+    return RevealedRecord(
+        record_id=row["id"],
+        source=Source.objects.get(pk=row["source_id"]).code,
+        status=row["status"],
+        fields=RECORDS.open(data_key, row["id"], "payload", row["payload_enc"]),
+        errors=RECORDS.open(data_key, row["id"], "errors", row["errors_enc"]) or {},
+    )
+
+
+@transaction.atomic
+def source_save(*, source: Source, actor: Actor) -> Source:
+    """Create or change a source's settings (trust rank, verified emails...); history keeps each version."""
+    source.full_clean()
+    with acting_as(actor):
+        source.save()
+    return source

@@ -46,7 +46,8 @@ from profiles.models import (
     VerificationMethod,
     index_kind,
 )
-from profiles.records import address_problem, birth_date_problem, name_of
+from profiles.records import address_problem, attributes_of, birth_date_problem, name_of
+from profiles.survivorship import Candidate, conflicts
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,17 @@ class RevealedIdentifier(NormalisedIdentifier):
 
 
 @dataclass(frozen=True)
+class RevealedSource:
+    """One source record behind a profile: where each value could have come from."""
+
+    record_id: UUID
+    source: str
+    link_rule: str
+    received_at: dt.datetime
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class RevealedSubject:
     id: UUID
     status: str
@@ -93,6 +105,14 @@ class RevealedSubject:
     identifiers: list[RevealedIdentifier] = field(default_factory=list)
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sources: list[RevealedSource] = field(default_factory=list)
+    conflicts: dict[str, list[tuple[Any, str]]] = field(default_factory=dict)
+
+    @property
+    def attribute_rows(self) -> list[tuple[str, Any, str | None]]:
+        """(attribute, value, the source it came from, if any), for display."""
+        return [(name, value, self.provenance.get(name, {}).get("source")) for name, value in self.attributes.items()]
 
 
 @dataclass(frozen=True)
@@ -314,7 +334,7 @@ def subject_update(
     return subject
 
 
-def _clean_reason(reason: str) -> str:
+def clean_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if len(reason) < MIN_REASON_LENGTH:
         raise ValidationFailed(
@@ -327,13 +347,20 @@ def _clean_reason(reason: str) -> str:
 
 @transaction.atomic
 def subject_reveal(
-    *, subject_id: UUID | str, actor: Actor, reason: str, attributes: Iterable[str] | None = None
+    *,
+    subject_id: UUID | str,
+    actor: Actor,
+    reason: str,
+    attributes: Iterable[str] | None = None,
+    with_sources: bool = False,
 ) -> RevealedSubject:
     """Decrypt a subject for a staff member or client, and log who looked, when and why.
 
-    The access row is written in the same transaction as the read: no clear text leaves without it.
+    ``with_sources`` also decrypts the source records behind the profile, to show each one's values and
+    where the sources disagree. The access row is written in the same transaction as the read: no
+    clear text leaves without it.
     """
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     subject = _live_subject(Subject.objects.filter(pk=subject_id).first())
     wanted = list(SUBJECT_ATTRIBUTES if attributes is None else attributes)
     if unknown := sorted(set(wanted) - set(SUBJECT_ATTRIBUTES)):
@@ -352,12 +379,13 @@ def subject_reveal(
         )
         for identifier in subject.identifiers.order_by("kind", "created_at")
     ]
+    sources = _revealed_sources(data_key, subject) if with_sources else []
     SubjectAccess.objects.create(
         subject=subject,
         actor=str(actor),
         user_id=actor.user_id,
         reason=reason,
-        fields=[*wanted, "identifiers"],
+        fields=[*wanted, "identifiers", *(["source_records"] if with_sources else [])],
     )
     logger.info("Subject %s revealed to %s", subject.id, actor)
     return RevealedSubject(
@@ -368,7 +396,21 @@ def subject_reveal(
         identifiers=identifiers,
         created_at=subject.created_at,
         updated_at=subject.updated_at,
+        provenance={name: subject.provenance[name] for name in wanted if name in subject.provenance},
+        sources=sources,
+        conflicts=conflicts(
+            Candidate(str(item.record_id), item.source, item.attributes, 0, False, None) for item in sources
+        ),
     )
+
+
+def _revealed_sources(data_key: DataKey, subject: Subject) -> list[RevealedSource]:
+    records = subject.source_records.filter(status=SourceRecord.Status.LINKED).select_related("source")
+    revealed = []
+    for record in records.order_by("received_at"):
+        attributes, _, _ = attributes_of(unseal(data_key, record, "payload") or {})
+        revealed.append(RevealedSource(record.id, record.source.code, record.link_rule, record.received_at, attributes))
+    return revealed
 
 
 @transaction.atomic
@@ -381,7 +423,7 @@ def subject_erase(*, subject_id: UUID | str, actor: Actor, reason: str) -> Erasu
     their external id, so a source re-sending one cannot bring the person back. A merged subject's id
     erases the person it was merged into. Idempotent: erasing twice changes nothing and says so.
     """
-    reason = _clean_reason(reason)
+    reason = clean_reason(reason)
     now = timezone.now()
     subject = subject_qs_select_for_update().filter(pk=subject_id).first()
     if subject is None:

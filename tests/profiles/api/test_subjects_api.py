@@ -380,5 +380,5 @@ def test_openapi_schema_and_docs_are_served(client):
     assert schema.status_code == 200
     document = json.loads(schema.content)
     assert {"/api/v1/subjects", "/api/v1/subjects/find", "/api/v1/subjects/{subject_id}"} <= set(document["paths"])
-    assert "SubjectCreateInput" in json.dumps(document["components"])
+    assert "SubjectCollectionInput" in json.dumps(document["components"])
     assert client.get(reverse("api:docs")).status_code == 200
