@@ -46,4 +46,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 
 # The access log uses %(U)s, the path WITHOUT the query string: no query parameter ever reaches the logs.
 CMD ["gunicorn", "c360.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--access-logfile", "-", "--access-logformat", "%(h)s \"%(m)s %(U)s\" %(s)s %(b)s %(M)sms"]
+     "--access-logfile", "-", "--access-logformat", "\"%(m)s %(U)s\" %(s)s %(b)s %(M)sms"]

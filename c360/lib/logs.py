@@ -19,6 +19,7 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("c360_reque
 
 _PATTERNS = [
     re.compile(r"[^\s@<>()\[\]\"',;:]+@[^\s@<>()\[\]\"',;:]+\.[^\s@<>()\[\]\"',;:]+"),  # email
+    re.compile(r"[^\s&?=/]+%40[^\s&?=/]+\.[^\s&?=/]+"),  # email URL-encoded in a logged query string
     re.compile(r"\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b"),  # CPF, with or without punctuation
     re.compile(r"\b[0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}-?\d{2}\b"),  # CNPJ, numeric or alphanumeric
     re.compile(r"(?<![\w-])(?:\+\d{1,3}[\s.-]?)?(?:\(?\d{2}\)?[\s.-]?)?\d{4,5}[\s.-]?\d{4}(?![\w-])"),  # phone
@@ -35,6 +36,10 @@ def redact(text: str) -> str:
 
 class RedactPersonalDataFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        if request is not None and hasattr(request, "path"):
+            # Django attaches the request to 4xx/5xx records; its repr would carry the query string.
+            record.request = f"{request.method} {request.path}"
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a malformed log call must not raise where it was made

@@ -303,3 +303,29 @@ def test_request_id_is_reset_when_the_view_raises():
         middleware(RequestFactory().get("/", headers={"X-Request-ID": "req-1234abcd"}))
 
     assert request_id_var.get() == "-"
+
+
+def test_a_request_attached_by_django_keeps_its_path_not_its_query(rf):
+    import io
+    import logging
+
+    from c360.lib.logs import RedactPersonalDataFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactPersonalDataFilter())
+    handler.setFormatter(logging.Formatter("%(message)s %(request)s"))
+    logger = logging.getLogger("tests.request-extra")
+    logger.addHandler(handler)
+    logger.propagate = False
+    request = rf.get("/api/v1/subjects", {"email": "alice@example.com"})
+
+    logger.warning("Unauthorized: %s", request.path, extra={"request": request})
+
+    assert stream.getvalue().strip() == "Unauthorized: /api/v1/subjects GET /api/v1/subjects"
+
+
+def test_url_encoded_emails_are_redacted():
+    from c360.lib.logs import redact
+
+    assert "alice" not in redact("GET /api/v1/subjects?email=alice%40example.com&x=1")
