@@ -337,9 +337,18 @@ class SourceRecordAdmin(SimpleHistoryAdmin):
     list_display = ("short_id", "source", "status", "subject_link", "link_rule", "received_at", "updated_at")
     list_filter = ("status", "source", "link_rule")
     readonly_fields = (
-        "id", "source", "status", "subject_link", "link_rule", "link_explanation", "quarantine_reasons",
-        "source_updated_at", "received_at", "updated_at", "fix_link",
-    )  # fmt: skip
+        "id",
+        "source",
+        "status",
+        "subject_link",
+        "link_rule",
+        "link_explanation",
+        "quarantine_reasons",
+        "source_updated_at",
+        "received_at",
+        "updated_at",
+        "fix_link",
+    )
     fields = readonly_fields
     actions = ("reprocess_selected",)
     list_select_related = ("source", "subject")

@@ -9,4 +9,9 @@ class ProfilesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        import c360.lib.db  # noqa: F401 - registers the field__any lookup the batch paths use
+        from django.db.models.signals import post_migrate
+
+        from c360.lib.db import guard_append_only_tables, register_append_only  # also registers field__any
+
+        register_append_only("profiles_subjectaccess")
+        post_migrate.connect(guard_append_only_tables, sender=self, dispatch_uid="c360.append_only_guards")

@@ -84,6 +84,24 @@ def _fresh_caches() -> Iterator[None]:
     data_key_cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _sqlite_append_only_guards(request: pytest.FixtureRequest) -> Iterator[None]:
+    """On SQLite, a transactional test ends with a flush by DELETE, which the append-only triggers refuse:
+    lift them for the flush, and make sure every test starts with them (PostgreSQL flushes by TRUNCATE)."""
+    marker = request.node.get_closest_marker("django_db")
+    if ON_POSTGRES or marker is None:
+        yield
+        return
+    from c360.lib.db import guard_append_only_tables, unguard_append_only_tables
+
+    transactional = bool(marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    guard_append_only_tables()  # inside the test's transaction unless transactional: rolled back with it
+    yield
+    if transactional:
+        unguard_append_only_tables()
+
+
 @pytest.fixture
 def system_actor() -> Actor:
     return Actor.system("tests")

@@ -9,7 +9,10 @@ from .models import ApiKey
 
 
 class HasScope(permissions.BasePermission):
-    """Views name their scope in ``required_scope`` (or per method in ``required_scopes``)."""
+    """Views name their scope in ``required_scope`` (or per method in ``required_scopes``).
+
+    A scope may be a tuple: any one of its scopes is enough (reading consent needs check or write).
+    """
 
     def has_permission(self, request: Request, view: Any) -> bool:
         scopes = getattr(view, "required_scopes", None) or {}
@@ -18,6 +21,9 @@ class HasScope(permissions.BasePermission):
             return True  # public endpoints (schema, docs) declare no scope
         if not isinstance(request.auth, ApiKey):
             raise exceptions.NotAuthenticated()
-        if not request.auth.has_scope(scope):
-            raise exceptions.PermissionDenied(f"This API key lacks the scope {scope}.", code="insufficient_scope")
+        accepted = scope if isinstance(scope, tuple) else (scope,)
+        if not any(request.auth.has_scope(item) for item in accepted):
+            raise exceptions.PermissionDenied(
+                f"This API key lacks the scope {' or '.join(accepted)}.", code="insufficient_scope"
+            )
         return True

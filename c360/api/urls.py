@@ -7,6 +7,7 @@ app_name = "api"
 
 v1 = [
     path("", include("profiles.api.urls")),
+    path("", include("consent.api.urls")),
 ]
 
 urlpatterns = [

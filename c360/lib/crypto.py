@@ -35,7 +35,7 @@ from django.conf import settings
 from django.utils import timezone
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from c360.lib.models import WrappedDataKey
 
@@ -332,3 +332,62 @@ def shred(holder: WrappedDataKey) -> bool:
     holder.shredded_at = timezone.now()
     holder.save(update_fields=["wrapped_dek", "kek_version", "shredded_at"])
     return True
+
+
+# ---------------------------------------------------------------- files
+
+
+FILE_MAGIC = b"C360F1"
+FILE_CHUNK = 1 << 20
+
+
+def encrypt_stream(chunks: Iterable[bytes], key: DataKey, *, context: bytes) -> Iterator[bytes]:
+    """Encrypt a byte stream in 1 MiB AES-GCM chunks; each chunk is bound to its position and the last
+    one is marked, so chunks cannot be reordered, dropped or the file cut short without detection."""
+    yield FILE_MAGIC
+    pending = b""
+    index = 0
+    buffered: bytes | None = None
+    for piece in chunks:
+        pending += piece
+        while len(pending) >= FILE_CHUNK:
+            if buffered is not None:
+                yield _sealed_chunk(buffered, key, context, index, last=False)
+                index += 1
+            buffered, pending = pending[:FILE_CHUNK], pending[FILE_CHUNK:]
+    if buffered is not None and pending:
+        yield _sealed_chunk(buffered, key, context, index, last=False)
+        index += 1
+        buffered = None
+    yield _sealed_chunk(buffered if buffered is not None else pending, key, context, index, last=True)
+
+
+def decrypt_stream(read: Callable[[int], bytes], key: DataKey, *, context: bytes) -> Iterator[bytes]:
+    """The plaintext chunks of ``encrypt_stream``'s output; raises DecryptionError on any tampering."""
+    if read(len(FILE_MAGIC)) != FILE_MAGIC:
+        raise DecryptionError("not a c360 encrypted file")
+    index = 0
+    while True:
+        length_bytes = read(4)
+        if len(length_bytes) < 4:
+            raise DecryptionError("the encrypted file is cut short")
+        length = int.from_bytes(length_bytes, "big")
+        flag, blob = read(1), read(length)
+        if len(blob) < length or flag not in {b"\x00", b"\x01"}:
+            raise DecryptionError("the encrypted file is cut short")
+        last = flag == b"\x01"
+        yield key.decrypt(blob, context=_chunk_context(context, index, last=last))
+        if last:
+            if read(1):
+                raise DecryptionError("data after the last chunk of the encrypted file")
+            return
+        index += 1
+
+
+def _chunk_context(context: bytes, index: int, *, last: bool) -> bytes:
+    return context + b"|chunk|" + index.to_bytes(8, "big") + (b"|last" if last else b"")
+
+
+def _sealed_chunk(plaintext: bytes, key: DataKey, context: bytes, index: int, *, last: bool) -> bytes:
+    blob = key.encrypt(plaintext, context=_chunk_context(context, index, last=last))
+    return len(blob).to_bytes(4, "big") + (b"\x01" if last else b"\x00") + blob

@@ -49,12 +49,52 @@ def _drop_sql(vendor: str, table: str) -> list[str]:
     return []
 
 
+# Every append-only table, registered by the migration operation below as migrations load, and by the apps
+# that own them (so the set is complete without loading migrations).
+APPEND_ONLY_TABLES: set[str] = set()
+
+
+def register_append_only(*tables: str) -> None:
+    APPEND_ONLY_TABLES.update(tables)
+
+
+def guard_append_only_tables(using: Any = None, **kwargs: Any) -> None:
+    """(Re)install the SQLite triggers after migrating: SQLite rebuilds a table to alter it, and the rebuild
+    drops its triggers. A ``post_migrate`` receiver; PostgreSQL keeps its triggers across ALTER TABLE."""
+    from django.db import connections
+
+    target = connections[using or "default"]
+    if target.vendor != "sqlite":
+        return
+    with target.cursor() as cursor:
+        for table in sorted(APPEND_ONLY_TABLES):
+            if table in target.introspection.table_names(cursor):
+                for statement in _append_only_sql("sqlite", table):
+                    cursor.execute(statement)
+
+
+def unguard_append_only_tables(using: Any = None) -> None:
+    """Lift the SQLite triggers so a test run can empty the tables (Django flushes SQLite with DELETE, while
+    PostgreSQL's TRUNCATE does not fire row triggers). For test teardown only."""
+    from django.db import connections
+
+    target = connections[using or "default"]
+    if target.vendor != "sqlite":
+        return
+    with target.cursor() as cursor:
+        for table in sorted(APPEND_ONLY_TABLES):
+            for statement in _drop_sql("sqlite", table):
+                cursor.execute(statement)
+
+
 def append_only(table: str) -> migrations.RunPython:
     """A migration operation making ``table`` refuse UPDATE and DELETE at the database.
 
     TRUNCATE stays possible on PostgreSQL (test flushes use it); the table owner can always disable
     triggers, which is why tamper-evident tables also carry hash chains.
     """
+
+    register_append_only(table)
 
     def forwards(apps: Any, schema_editor: Any) -> None:
         for statement in _append_only_sql(schema_editor.connection.vendor, table):

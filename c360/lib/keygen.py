@@ -13,14 +13,20 @@ from pathlib import Path
 
 from c360.lib.crypto import generate_key
 
+HEADER = "# c360 local keys: generated once, never commit this file. Losing it makes the data unreadable.\n"
+
+
+def fresh_keys() -> dict[str, str]:
+    return {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "C360_KEYRING": f"1:{generate_key()}",
+        "C360_INDEX_KEY": generate_key(),
+        "C360_RECEIPT_SIGNING_KEY": generate_key(),
+    }
+
 
 def keys_env() -> str:
-    return (
-        "# c360 local keys: generated once, never commit this file. Losing it makes the data unreadable.\n"
-        f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
-        f"C360_KEYRING=1:{generate_key()}\n"
-        f"C360_INDEX_KEY={generate_key()}\n"
-    )
+    return HEADER + "".join(f"{name}={value}\n" for name, value in fresh_keys().items())
 
 
 def main(argv: list[str]) -> int:
@@ -29,7 +35,16 @@ def main(argv: list[str]) -> int:
         return 2
     path = Path(argv[1])
     if path.exists():
-        sys.stderr.write(f"{path} exists; keeping it (keys are never regenerated over existing data).\n")
+        # Keys already there are never regenerated (the data depends on them); keys a newer c360
+        # needs are added.
+        present = {line.split("=", 1)[0] for line in path.read_text(encoding="utf-8").splitlines() if "=" in line}
+        missing = {name: value for name, value in fresh_keys().items() if name not in present}
+        if missing:
+            with path.open("a", encoding="utf-8") as handle:
+                handle.writelines(f"{name}={value}\n" for name, value in missing.items())
+            sys.stderr.write(f"Added {', '.join(missing)} to {path}; the existing keys are kept.\n")
+        else:
+            sys.stderr.write(f"{path} exists; keeping it (keys are never regenerated over existing data).\n")
         return 0
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from c360.env import envbool, envint, envlist, envsecret, envstr
 from c360.lib.crypto import INDEX_KEY_FORM, KEYRING_FORM, Keyring, parse_index_key
+from c360.lib.signing import SIGNING_KEY_FORM, parse_signing_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(envstr("C360_VAR_DIR", str(BASE_DIR / "var")))
@@ -38,6 +39,16 @@ C360_KEYRING: Keyring = envsecret("C360_KEYRING", required=True, form=KEYRING_FO
 C360_INDEX_KEY: bytes = envsecret("C360_INDEX_KEY", required=True, form=INDEX_KEY_FORM, parse=parse_index_key)
 if C360_INDEX_KEY in C360_KEYRING.keys.values():
     raise ImproperlyConfigured("C360_INDEX_KEY must differ from every key of C360_KEYRING.")
+C360_RECEIPT_SIGNING_KEY = envsecret(
+    "C360_RECEIPT_SIGNING_KEY", required=True, form=SIGNING_KEY_FORM, parse=parse_signing_key
+)
+C360_FILES_DIR = Path(envstr("C360_FILES_DIR", str(VAR_DIR / "files")))
+# Under these ages a consent needs a guardian where the purpose asks for it: LGPD Art. 14 protects
+# children and adolescents (under 18); GDPR Art. 8 sets 16, which member states may lower to 13.
+C360_MINOR_AGE = {
+    "lgpd": envint("C360_MINOR_AGE_LGPD", 18, minimum=1),
+    "gdpr": envint("C360_MINOR_AGE_GDPR", 16, minimum=1),
+}
 
 C360_DEFAULT_PHONE_REGION = (envstr("C360_DEFAULT_PHONE_REGION", "BR") or "BR").upper()
 C360_DEFAULT_REGIMES = envlist("C360_DEFAULT_REGIMES", ["lgpd"])
@@ -193,7 +204,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "consent-expiry": {"task": "consent.expire", "schedule": 3600.0},
+    "consent-ledger-checkpoint": {"task": "consent.ledger_checkpoint", "schedule": 86400.0},
+}
 # Workers log through Django's LOGGING (JSON, request ids, the redacting filter), not Celery's own setup.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

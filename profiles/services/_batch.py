@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from c360.lib.crypto import DataKey, WrappedKey, data_key_create, data_key_open
 from c360.lib.db import insert_rows, update_rows
+from c360.lib.events import subjects_merged
 from c360.lib.history import Actor, acting_as, history_rows
 from c360.lib.identifiers import IdentifierKind
 from profiles.encryption import cipher_for
@@ -51,12 +52,27 @@ SUBJECT_COLUMNS = [field.attname for field in Subject._meta.concrete_fields]
 RECORD_COLUMNS = [field.attname for field in SourceRecord._meta.concrete_fields]
 IDENTIFIER_COLUMNS = [field.attname for field in Identifier._meta.concrete_fields]
 _SUBJECT_UPDATE = [f"{name}_enc" for name in SUBJECT_ATTRIBUTES] + [
-    "match_profile_enc", "provenance", "status", "merged_into_id", "updated_at",
-]  # fmt: skip
+    "match_profile_enc",
+    "provenance",
+    "status",
+    "merged_into_id",
+    "updated_at",
+]
 _RECORD_UPDATE = [
-    "subject_id", "status", "external_id_enc", "payload_enc", "errors_enc", "payload_digest", "identifier_indexes",
-    "block_key", "name_key", "source_updated_at", "link_rule", "link_explanation", "updated_at",
-]  # fmt: skip
+    "subject_id",
+    "status",
+    "external_id_enc",
+    "payload_enc",
+    "errors_enc",
+    "payload_digest",
+    "identifier_indexes",
+    "block_key",
+    "name_key",
+    "source_updated_at",
+    "link_rule",
+    "link_explanation",
+    "updated_at",
+]
 _IDENTIFIER_UPDATE = [
     "subject_id",
     "value_enc",
@@ -185,9 +201,15 @@ class Batch:
             provenance={},
         )
         self.new_subject_keys.append(
-            {"subject_id": subject_id, "kek_version": wrapped.kek_version, "wrapped_dek": wrapped.wrapped_dek,
-             "created_at": self.now, "rewrapped_at": None, "shredded_at": None}
-        )  # fmt: skip
+            {
+                "subject_id": subject_id,
+                "kek_version": wrapped.kek_version,
+                "wrapped_dek": wrapped.wrapped_dek,
+                "created_at": self.now,
+                "rewrapped_at": None,
+                "shredded_at": None,
+            }
+        )
         state = SubjectState(row=row, key=key, is_new=True, tracked_dirty=True)
         self.subjects[subject_id] = state
         self.counts["new_subjects"] += 1
@@ -227,9 +249,16 @@ class Batch:
         )
         for identifier in clean.identifiers:
             if identifier.kind != IdentifierKind.EXTERNAL:  # a record's own id is found through its row
-                self.add_identifier(state, kind=identifier.kind, namespace=identifier.namespace, value=identifier.value,
-                                    index=identifier.index, is_verified=identifier.is_verified,
-                                    source_code=item.source.code, record_id=record_id)  # fmt: skip
+                self.add_identifier(
+                    state,
+                    kind=identifier.kind,
+                    namespace=identifier.namespace,
+                    value=identifier.value,
+                    index=identifier.index,
+                    is_verified=identifier.is_verified,
+                    source_code=item.source.code,
+                    record_id=record_id,
+                )
         state.candidates.append(
             Candidate(
                 str(record_id),
@@ -245,8 +274,13 @@ class Batch:
 
     def quarantine(self, rejected: RejectedRecord, source: Source, row: dict[str, Any] | None) -> dict[str, Any]:
         if row is None:
-            row = {"id": uuid.uuid4(), "source_id": source.id, "received_at": self.now, "subject_id": None,
-                   "external_id_index": rejected.external_index}  # fmt: skip
+            row = {
+                "id": uuid.uuid4(),
+                "source_id": source.id,
+                "received_at": self.now,
+                "subject_id": None,
+                "external_id_index": rejected.external_index,
+            }
             self.new_records[row["id"]] = row
         else:
             self.changed_records[row["id"]] = row
@@ -282,9 +316,15 @@ class Batch:
                 wrapped = WrappedKey(None, None, record_key_context(record_id))
                 self.record_keys[record_id] = data_key_create(wrapped)
                 self.new_record_keys.append(
-                    {"record_id": record_id, "kek_version": wrapped.kek_version, "wrapped_dek": wrapped.wrapped_dek,
-                     "created_at": self.now, "rewrapped_at": None, "shredded_at": None}
-                )  # fmt: skip
+                    {
+                        "record_id": record_id,
+                        "kek_version": wrapped.kek_version,
+                        "wrapped_dek": wrapped.wrapped_dek,
+                        "created_at": self.now,
+                        "rewrapped_at": None,
+                        "shredded_at": None,
+                    }
+                )
             else:
                 self.record_keys[record_id] = data_key_open(stored)
         return self.record_keys[record_id]
@@ -316,8 +356,12 @@ class Batch:
         existing = state.identifiers.get(key)
         if existing is not None:
             if is_verified and not existing["is_verified"]:
-                existing.update(is_verified=True, verification_method="source_asserted", verified_at=self.now,
-                                source_record_id=record_id)  # fmt: skip
+                existing.update(
+                    is_verified=True,
+                    verification_method="source_asserted",
+                    verified_at=self.now,
+                    source_record_id=record_id,
+                )
                 if existing["id"] not in self.new_identifiers:
                     self.changed_identifiers[existing["id"]] = existing
             return
@@ -385,9 +429,15 @@ class Batch:
         for attribute, winner in absorbed.row["provenance"].items():
             value = SUBJECTS.open(absorbed.key, absorbed.id, attribute, absorbed.row[f"{attribute}_enc"])
             survivor.candidates.append(
-                Candidate(winner["record"], winner["source"], {attribute: value}, winner["trust"], winner["verified"],
-                          dt.datetime.fromisoformat(winner["at"]))
-            )  # fmt: skip
+                Candidate(
+                    winner["record"],
+                    winner["source"],
+                    {attribute: value},
+                    winner["trust"],
+                    winner["verified"],
+                    dt.datetime.fromisoformat(winner["at"]),
+                )
+            )
         survivor.candidates.extend(absorbed.candidates)
         survivor.add_names(absorbed.names, absorbed.birth_dates)
         for other in self._absorbed_blocks.pop(absorbed.id):
@@ -415,9 +465,15 @@ class Batch:
         pair = (first, second) if str(first) < str(second) else (second, first)
         self.suggestions.setdefault(
             pair,
-            MatchSuggestion(subject_a_id=pair[0], subject_b_id=pair[1], evidence=evidence, score=score, detail=detail,
-                            created_at=self.now),
-        )  # fmt: skip
+            MatchSuggestion(
+                subject_a_id=pair[0],
+                subject_b_id=pair[1],
+                evidence=evidence,
+                score=score,
+                detail=detail,
+                created_at=self.now,
+            ),
+        )
 
     # -- survivorship
 
@@ -469,9 +525,15 @@ class Batch:
             source = self.source(row["source_id"])
             verified = source.emails_verified or fields.get("email_verified") is True
             found.setdefault(state.id, []).append(
-                Candidate(str(row["id"]), source.code, attributes, source.trust_rank, verified,
-                          row["source_updated_at"] or row["received_at"])
-            )  # fmt: skip
+                Candidate(
+                    str(row["id"]),
+                    source.code,
+                    attributes,
+                    source.trust_rank,
+                    verified,
+                    row["source_updated_at"] or row["received_at"],
+                )
+            )
             state.add_names([name] if name else [], [birth_date] if birth_date else [])
         return found
 
@@ -513,8 +575,24 @@ class Batch:
 
             MergeDecision.objects.bulk_create(self.decisions)
             history_rows(MergeDecision, [_model_row(decision) for decision in self.decisions], history_type="+")
+            self._follow_merges()
             MatchBlock.objects.bulk_create(self.blocks, ignore_conflicts=True)
             self._flush_suggestions()
+
+    def _follow_merges(self) -> None:
+        """Subjects merged earlier into one absorbed now point at the survivor, and the apps above hear of it."""
+        if not self.decisions:
+            return
+        for decision in self.decisions:
+            for earlier in Subject.objects.filter(merged_into_id=decision.absorbed_id):
+                earlier.merged_into_id = decision.survivor_id
+                earlier._change_reason = f"merged on into {decision.survivor_id}"  # type: ignore[attr-defined]
+                earlier.save(update_fields=["merged_into"])
+        subjects_merged.send(
+            merges=[(decision.survivor_id, decision.absorbed_id, decision.pk) for decision in self.decisions],
+            at=self.now,
+            actor=self.actor,
+        )
 
     def _flush_suggestions(self) -> None:
         if not self.suggestions:

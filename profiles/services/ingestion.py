@@ -45,11 +45,33 @@ MAX_BATCH = 10_000
 WEAK_NAME_SIMILARITY = 90
 _BLOCKED_EMAIL_LOCAL_PARTS = frozenset(
     {
-        "noreply", "no-reply", "donotreply", "do-not-reply", "naoresponda", "nao-responda", "naoresponder",
-        "test", "teste", "testing", "example", "exemplo", "null", "none", "nobody", "unknown", "desconhecido",
-        "sememail", "sem-email", "semmail", "nomail", "noemail", "x", "xx", "xxx",
+        "noreply",
+        "no-reply",
+        "donotreply",
+        "do-not-reply",
+        "naoresponda",
+        "nao-responda",
+        "naoresponder",
+        "test",
+        "teste",
+        "testing",
+        "example",
+        "exemplo",
+        "null",
+        "none",
+        "nobody",
+        "unknown",
+        "desconhecido",
+        "sememail",
+        "sem-email",
+        "semmail",
+        "nomail",
+        "noemail",
+        "x",
+        "xx",
+        "xxx",
     }
-)  # fmt: skip
+)
 
 _RULE_LABELS = {"cpf": "CPF", "verified_email": "verified email", "email": "email", "phone": "phone"}
 

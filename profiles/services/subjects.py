@@ -29,6 +29,7 @@ from c360.lib.crypto import (
 )
 from c360.lib.db import update_rows
 from c360.lib.errors import Gone, NotFound, ValidationFailed
+from c360.lib.events import subject_erased
 from c360.lib.history import Actor, acting_as, history_rows
 from c360.lib.identifiers import IdentifierError, IdentifierKind, normalise
 from profiles.encryption import seal, unseal
@@ -54,9 +55,17 @@ logger = logging.getLogger(__name__)
 MAX_TEXT_ATTRIBUTE_LENGTH = 200
 RECORD_COLUMNS = [field.attname for field in SourceRecord._meta.concrete_fields]
 TOMBSTONE_FIELDS = [
-    "status", "external_id_enc", "payload_enc", "errors_enc", "payload_digest", "identifier_indexes",
-    "block_key", "name_key", "link_explanation", "updated_at",
-]  # fmt: skip
+    "status",
+    "external_id_enc",
+    "payload_enc",
+    "errors_enc",
+    "payload_digest",
+    "identifier_indexes",
+    "block_key",
+    "name_key",
+    "link_explanation",
+    "updated_at",
+]
 MIN_REASON_LENGTH = 5
 
 
@@ -443,6 +452,11 @@ def subject_erase(*, subject_id: UUID | str, actor: Actor, reason: str) -> Erasu
     family_ids = [member.pk for member in family]
     keys = list(subject_key_qs_select_for_update().filter(subject__in=family_ids))
     identifiers = list(Identifier.objects.filter(subject__in=family_ids))
+    contact_points = [
+        (identifier.kind, bytes(identifier.blind_index))
+        for identifier in identifiers
+        if identifier.kind in {IdentifierKind.EMAIL, IdentifierKind.PHONE}
+    ]
     change_reason = f"erasure: {reason}"[:100]
     with acting_as(actor):
         for subject_key in keys:
@@ -462,6 +476,8 @@ def subject_erase(*, subject_id: UUID | str, actor: Actor, reason: str) -> Erasu
         MatchSuggestion.objects.filter(
             Q(subject_a__in=family_ids) | Q(subject_b__in=family_ids), status=MatchSuggestion.Status.OPEN
         ).update(status=MatchSuggestion.Status.OBSOLETE, decided_at=now, decided_by=str(actor))
+        # The consent ledger keeps proof of the erasure and suppresses the person's addresses for good.
+        subject_erased.send(subject_ids=family_ids, contact_points=contact_points, at=now, actor=actor, reason=reason)
     logger.info("Subject %s erased by %s (%d identifiers deleted)", subject.id, actor, len(identifiers))
     return ErasureOutcome(subject.id, now, already_erased=False, identifiers_deleted=len(identifiers))
 

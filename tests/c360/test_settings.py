@@ -36,7 +36,13 @@ def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-GOOD = {"SECRET_KEY": "s" * 60, "C360_KEYRING": KEYRING, "C360_INDEX_KEY": INDEX_KEY}
+SIGNING_KEY = generate_key()
+GOOD = {
+    "SECRET_KEY": "s" * 60,
+    "C360_KEYRING": KEYRING,
+    "C360_INDEX_KEY": INDEX_KEY,
+    "C360_RECEIPT_SIGNING_KEY": SIGNING_KEY,
+}
 
 
 def test_a_complete_configuration_starts(tmp_path):
@@ -129,5 +135,5 @@ def test_keygen_writes_a_private_file_once(tmp_path):
     assert target.stat().st_mode & 0o777 == 0o600
     assert target.read_text() == first
     values = dict(line.split("=", 1) for line in first.splitlines() if line and not line.startswith("#"))
-    assert set(values) == {"SECRET_KEY", "C360_KEYRING", "C360_INDEX_KEY"}
+    assert set(values) == {"SECRET_KEY", "C360_KEYRING", "C360_INDEX_KEY", "C360_RECEIPT_SIGNING_KEY"}
     assert start(tmp_path, **values).returncode == 0

@@ -16,8 +16,20 @@ CSV = (
     "C3;Ana;not-an-email;123;;\n"
     "C4;Maria S.;maria.souza@gmail.com;;52998224725;\n"
 )
-MAPPING = ["--map", "Código=external_id", "--map", "Nome=full_name", "--map", "E-mail=email",
-           "--map", "Celular=phone", "--map", "CPF=cpf", "--map", "Cidade=address.city"]  # fmt: skip
+MAPPING = [
+    "--map",
+    "Código=external_id",
+    "--map",
+    "Nome=full_name",
+    "--map",
+    "E-mail=email",
+    "--map",
+    "Celular=phone",
+    "--map",
+    "CPF=cpf",
+    "--map",
+    "Cidade=address.city",
+]
 
 
 @pytest.fixture

@@ -76,8 +76,11 @@ def test_a_blocked_pair_is_never_joined():
 
 
 def incoming(position, *, email=None, phone=None, cpf=None, full_name=None):
-    keys = {"email": [("email", "", email)] if email else [], "phone": [("phone", "", phone)] if phone else [],
-            "cpf": [("cpf", "", cpf)] if cpf else []}  # fmt: skip
+    keys = {
+        "email": [("email", "", email)] if email else [],
+        "phone": [("phone", "", phone)] if phone else [],
+        "cpf": [("cpf", "", cpf)] if cpf else [],
+    }
     evidence = Evidence(cpfs={cpf} if cpf else set(), names=[name(full_name)] if full_name else [])
     return IncomingRecord(position, keys, evidence)
 

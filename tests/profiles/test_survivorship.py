@@ -76,8 +76,13 @@ def test_incremental_choice_equals_choosing_among_all_records(records, split):
 
 
 def test_conflicts_list_every_distinct_value_with_its_record():
-    found = conflicts([candidate("a", 1, 0, given_name="Ana"), candidate("b", 2, 0, given_name="Anna"),
-                       candidate("c", 3, 0, given_name="Ana")])  # fmt: skip
+    found = conflicts(
+        [
+            candidate("a", 1, 0, given_name="Ana"),
+            candidate("b", 2, 0, given_name="Anna"),
+            candidate("c", 3, 0, given_name="Ana"),
+        ]
+    )
 
     assert found == {"given_name": [("Ana", "a"), ("Anna", "b")]}
 
@@ -90,15 +95,31 @@ def test_the_profile_keeps_per_attribute_provenance():
     first = records_ingest(
         source=crm,
         actor=actor,
-        records=[{"external_id": "C1", "given_name": "Maria", "family_name": "Souza", "email": "m@example.com",
-                  "address": {"city": "Recife"}, "updated_at": "2026-01-01T00:00:00Z"}],
-    ).outcomes[0]  # fmt: skip
+        records=[
+            {
+                "external_id": "C1",
+                "given_name": "Maria",
+                "family_name": "Souza",
+                "email": "m@example.com",
+                "address": {"city": "Recife"},
+                "updated_at": "2026-01-01T00:00:00Z",
+            }
+        ],
+    ).outcomes[0]
     second = records_ingest(
         source=shop,
         actor=actor,
-        records=[{"external_id": "S1", "full_name": "MARIA SOUZA LIMA", "email": "m@example.com",
-                  "address": {"city": "Olinda"}, "birth_date": "1990-01-01", "updated_at": "2026-06-01T00:00:00Z"}],
-    ).outcomes[0]  # fmt: skip
+        records=[
+            {
+                "external_id": "S1",
+                "full_name": "MARIA SOUZA LIMA",
+                "email": "m@example.com",
+                "address": {"city": "Olinda"},
+                "birth_date": "1990-01-01",
+                "updated_at": "2026-06-01T00:00:00Z",
+            }
+        ],
+    ).outcomes[0]
 
     subject = Subject.objects.get(pk=first.subject_id)
     revealed = subject_reveal(subject_id=subject.id, actor=actor, reason="provenance test").attributes

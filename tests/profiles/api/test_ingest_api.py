@@ -179,10 +179,12 @@ def test_staff_search_needs_exactly_one_valid_identifier(api_key_client, crm, qu
 
 def test_merged_subjects_answer_410_with_their_survivor(api_key_client, crm):
     writer = api_key_client("profiles:write")
-    first = writer.post(RECORDS_URL, {"records": [{"external_id": "A", "given_name": "Ana", "email": "a@example.org"}]},
-                        format="json").json()["results"][0]["subject_id"]  # fmt: skip
-    second = writer.post(RECORDS_URL, {"records": [{"external_id": "B", "given_name": "Ana", "phone": "21987654321"}]},
-                         format="json").json()["results"][0]["subject_id"]  # fmt: skip
+    first = writer.post(
+        RECORDS_URL, {"records": [{"external_id": "A", "given_name": "Ana", "email": "a@example.org"}]}, format="json"
+    ).json()["results"][0]["subject_id"]
+    second = writer.post(
+        RECORDS_URL, {"records": [{"external_id": "B", "given_name": "Ana", "phone": "21987654321"}]}, format="json"
+    ).json()["results"][0]["subject_id"]
     writer.post(
         RECORDS_URL,
         {"records": [{"external_id": "C", "given_name": "Ana", "email": "a@example.org", "phone": "21987654321"}]},

@@ -105,14 +105,25 @@ def test_split_refuses_records_of_another_subject_or_all_of_them(wrongly_merged,
 def suggested(crm, shop):
     (maria,) = ingest(
         crm,
-        {"external_id": "C-1", "given_name": "Maria", "family_name": "Lima", "birth_date": "1980-02-03",
-         "address": {"postal_code": "70000-000"}, "email": "maria.lima@example.com"},
-    )  # fmt: skip
+        {
+            "external_id": "C-1",
+            "given_name": "Maria",
+            "family_name": "Lima",
+            "birth_date": "1980-02-03",
+            "address": {"postal_code": "70000-000"},
+            "email": "maria.lima@example.com",
+        },
+    )
     (other,) = ingest(
         shop,
-        {"external_id": "S-1", "full_name": "Maria Lima", "birth_date": "1980-02-03",
-         "address": {"postal_code": "70000000"}, "phone": "61987654321"},
-    )  # fmt: skip
+        {
+            "external_id": "S-1",
+            "full_name": "Maria Lima",
+            "birth_date": "1980-02-03",
+            "address": {"postal_code": "70000000"},
+            "phone": "61987654321",
+        },
+    )
     return maria, other, MatchSuggestion.objects.get()
 
 
@@ -141,8 +152,10 @@ def test_rejecting_a_suggestion_keeps_them_apart_for_good(suggested, shop):
     assert MatchBlock.objects.filter(reason="rejected_suggestion").count() == 1
     assert not MergeDecision.objects.exists()
     # Even a later record carrying both identifiers does not join them.
-    (bridge,) = ingest(shop, {"external_id": "S-2", "full_name": "Maria Lima", "email": "maria.lima@example.com",
-                              "phone": "61987654321"})  # fmt: skip
+    (bridge,) = ingest(
+        shop,
+        {"external_id": "S-2", "full_name": "Maria Lima", "email": "maria.lima@example.com", "phone": "61987654321"},
+    )
     assert bridge in {maria, other}
     assert Subject.objects.filter(status="active").count() == 2
 

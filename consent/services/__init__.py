@@ -1,0 +1,1 @@
+"""The only writers of consent data: ledger events (``events``) and audience checks (``audiences``)."""
