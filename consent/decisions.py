@@ -19,6 +19,7 @@ order they bind:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -72,9 +73,15 @@ class PurposeRule:
 
     def basis_for(self, regimes: Iterable[str]) -> tuple[str, bool]:
         """The basis that governs for these regimes, and whether it is consent (the strictest wins)."""
-        bases = [self.lgpd_basis if regime == "lgpd" else self.gdpr_basis for regime in regimes] or [self.lgpd_basis]
-        consent = [basis for basis in bases if basis in self.consent_bases]
-        return (consent[0], True) if consent else (bases[0], False)
+        return _basis_for(self, tuple(regimes))
+
+
+@functools.lru_cache(maxsize=4096)
+def _basis_for(rule: PurposeRule, regimes: tuple[str, ...]) -> tuple[str, bool]:
+    # A bulk check asks this once per recipient with a handful of distinct answers: remember them.
+    bases = [rule.lgpd_basis if regime == "lgpd" else rule.gdpr_basis for regime in regimes] or [rule.lgpd_basis]
+    consent = [basis for basis in bases if basis in rule.consent_bases]
+    return (consent[0], True) if consent else (bases[0], False)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import hashlib
 import uuid
 
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -74,7 +75,17 @@ class Purpose(models.Model):
     activates it. Every change is versioned (``version`` and history); events record the version.
     """
 
-    code = models.SlugField(max_length=80, unique=True, help_text="Stable code, e.g. marketing.newsletter.")
+    code = models.CharField(
+        max_length=80,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$",
+                "Use lower-case letters and digits, in parts joined by dots, dashes or underscores.",
+            )
+        ],
+        help_text="Stable code, e.g. marketing.newsletter.",
+    )
     names = models.JSONField(default=dict, help_text="Per language: pt-br, en, es.")
     descriptions = models.JSONField(default=dict, help_text="Per language: what is done and why.")
     lgpd_basis = models.CharField(max_length=16, choices=LgpdBasis.choices)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import CharField, JSONField, OuterRef, Q, QuerySet, Subquery, UUIDField, Value
 from django.utils import timezone
 
 from c360.lib.crypto import blind_index
@@ -139,14 +139,14 @@ def consent_check_many(
     }
     external = {target.contact for target in targets if target.contact and target.contact[0].startswith("external:")}
 
-    holders = _holders(contacts) | _record_owners(external)
+    holders, rows, suppressed = _holders(contacts, channel)
+    holders |= _record_owners(external)
     for target in targets:
         if target.contact is not None:
             target.subjects = sorted(holders.get(target.contact, ()))
     subject_ids = {subject_id for target in targets for subject_id in target.subjects or ()}
-    subjects = _subjects(subject_ids)
+    subjects = _subjects(subject_ids, rows)
     states = _states({row["id"] for row in subjects.values()}, contacts, purpose_code, channel)
-    suppressed = _suppressed(contacts, channel)
 
     results = []
     for recipient, target in zip(recipients, targets, strict=True):
@@ -185,16 +185,42 @@ def _strictest_status(subjects: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def _holders(contacts: set[tuple[str, bytes]]) -> dict[tuple[str, bytes], set[uuid.UUID]]:
+_SUBJECT_COLUMNS = ("id", "status", "regimes", "merged_into_id")
+
+
+def _holders(
+    contacts: set[tuple[str, bytes]], channel: str
+) -> tuple[dict[tuple[str, bytes], set[uuid.UUID]], dict[uuid.UUID, dict[str, Any]], set[tuple[str, bytes]]]:
+    """In one query: who holds each address or number (with their subject row), and which are suppressed."""
     found: dict[tuple[str, bytes], set[uuid.UUID]] = {}
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    suppressed: set[tuple[str, bytes]] = set()
     if not contacts:
-        return found
-    rows = Identifier.objects.filter(blind_index__any=[index for _, index in contacts], namespace="")
-    for kind, index, subject_id in rows.values_list("kind", "blind_index", "subject_id"):
+        return found, rows, suppressed
+    indexes = [index for _, index in contacts]
+    holders = Identifier.objects.filter(blind_index__any=indexes, namespace="").values_list(
+        "kind", "blind_index", *(f"subject__{column}" for column in _SUBJECT_COLUMNS)
+    )
+    suppressions = (
+        Suppression.objects.filter(contact_index__any=indexes, channel__in=[channel, ALL])
+        .annotate(
+            no_id=Value(None, output_field=UUIDField()),
+            mark=Value(_SUPPRESSED, output_field=CharField()),
+            no_regimes=Value(None, output_field=JSONField()),
+            no_merge=Value(None, output_field=UUIDField()),
+        )
+        .values_list("contact_kind", "contact_index", "no_id", "mark", "no_regimes", "no_merge")
+    )
+    for kind, index, *subject in holders.union(suppressions, all=True):
         key = (kind, bytes(index))
-        if key in contacts:
-            found.setdefault(key, set()).add(subject_id)
-    return found
+        if key not in contacts:
+            continue
+        if subject[1] == _SUPPRESSED and subject[0] is None:
+            suppressed.add(key)
+            continue
+        found.setdefault(key, set()).add(subject[0])
+        rows[subject[0]] = dict(zip(_SUBJECT_COLUMNS, subject, strict=True))
+    return found, rows, suppressed
 
 
 def _record_owners(external: set[tuple[str, bytes]]) -> dict[tuple[str, bytes], set[uuid.UUID]]:
@@ -212,17 +238,14 @@ def _record_owners(external: set[tuple[str, bytes]]) -> dict[tuple[str, bytes], 
     return found
 
 
-def _subjects(subject_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-    """The subjects, merged ones replaced by the subject they were merged into."""
-    rows = {
-        row["id"]: row
-        for row in Subject.objects.filter(pk__any=list(subject_ids)).values("id", "status", "regimes", "merged_into_id")
-    }
+def _subjects(subject_ids: set[uuid.UUID], known: dict[uuid.UUID, dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The subjects, merged ones replaced by the subject they were merged into (rows already read are reused)."""
+    rows = dict(known)
+    if missing := subject_ids - set(rows):
+        rows.update({row["id"]: row for row in Subject.objects.filter(pk__any=list(missing)).values(*_SUBJECT_COLUMNS)})
     survivors = {row["merged_into_id"] for row in rows.values() if row["status"] == Subject.Status.MERGED}
     if survivors - set(rows):
-        extra = Subject.objects.filter(pk__any=list(survivors - set(rows))).values(
-            "id", "status", "regimes", "merged_into_id"
-        )
+        extra = Subject.objects.filter(pk__any=list(survivors - set(rows))).values(*_SUBJECT_COLUMNS)
         rows.update({row["id"]: row for row in extra})
     live: dict[uuid.UUID, dict[str, Any]] = {}
     for subject_id in subject_ids:
@@ -232,6 +255,23 @@ def _subjects(subject_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
         if row is not None:
             live[subject_id] = row
     return live
+
+
+_STATE_COLUMNS = (
+    "subject_id",
+    "contact_kind",
+    "contact_index",
+    "purpose_code",
+    "channel",
+    "status",
+    "occurred_at",
+    "last_event_id",
+    "valid_until",
+    "method",
+    "actor_kind",
+    "given_by_minor",
+)
+_SUPPRESSED = "suppressed"
 
 
 def _states(
@@ -246,50 +286,30 @@ def _states(
         )
     if contacts:
         queries.append(ConsentState.objects.filter(scope, contact_index__any=[index for _, index in contacts]))
-    for query in queries:
-        for state in query.values(
-            "subject_id",
-            "contact_kind",
-            "contact_index",
-            "purpose_code",
-            "channel",
-            "status",
-            "occurred_at",
-            "last_event_id",
-            "valid_until",
-            "method",
-            "actor_kind",
-            "given_by_minor",
-        ):
-            owner = (
-                f"c:{state['contact_kind']}:{bytes(state['contact_index']).hex()}"
-                if state["contact_index"] is not None
-                else f"s:{state['subject_id']}"
+    if not queries:
+        return found
+    selected = [query.values(*_STATE_COLUMNS) for query in queries]
+    for state in selected[0].union(*selected[1:], all=True) if len(selected) > 1 else selected[0]:
+        owner = (
+            f"c:{state['contact_kind']}:{bytes(state['contact_index']).hex()}"
+            if state["contact_index"] is not None
+            else f"s:{state['subject_id']}"
+        )
+        found.setdefault(owner, []).append(
+            StateView(
+                owner=owner,
+                purpose_code=state["purpose_code"],
+                channel=state["channel"],
+                status=state["status"],
+                occurred_at=state["occurred_at"],
+                event_id=str(state["last_event_id"]),
+                valid_until=state["valid_until"],
+                method=state["method"],
+                actor_kind=state["actor_kind"],
+                given_by_minor=state["given_by_minor"],
             )
-            found.setdefault(owner, []).append(
-                StateView(
-                    owner=owner,
-                    purpose_code=state["purpose_code"],
-                    channel=state["channel"],
-                    status=state["status"],
-                    occurred_at=state["occurred_at"],
-                    event_id=str(state["last_event_id"]),
-                    valid_until=state["valid_until"],
-                    method=state["method"],
-                    actor_kind=state["actor_kind"],
-                    given_by_minor=state["given_by_minor"],
-                )
-            )
+        )
     return found
-
-
-def _suppressed(contacts: set[tuple[str, bytes]], channel: str) -> set[tuple[str, bytes]]:
-    if not contacts:
-        return set()
-    rows = Suppression.objects.filter(
-        contact_index__any=[index for _, index in contacts], channel__in=[channel, ALL]
-    ).values_list("contact_kind", "contact_index")
-    return {(kind, bytes(index)) for kind, index in rows} & contacts
 
 
 # ---------------------------------------------------------------- states and history for people

@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
+from c360.access.services import forget_cached_keys
 from c360.lib.crypto import data_key_cache
 from c360.lib.history import Actor
 
@@ -80,6 +81,7 @@ def _fresh_caches() -> Iterator[None]:
     # Each test starts with no unwrapped key in memory (decrypt paths really unwrap) and no rate counters.
     data_key_cache.clear()
     cache.clear()
+    forget_cached_keys()
     yield
     data_key_cache.clear()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +23,10 @@ KEY_PREFIX = "c360_"
 PREFIX_LENGTH = 8
 _PREFIX_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# The consent check path authenticates thousands of calls a second: each process keeps a key row this long
+# (seconds). A revocation takes effect at once in the process that made it and within this time elsewhere.
+KEY_CACHE_SECONDS = 5.0
+_key_cache: dict[str, tuple[float, ApiKey | None]] = {}
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ def api_key_revoke(*, prefix: str, actor: Actor) -> ApiKey:
         api_key.revoked_at = timezone.now()
         with acting_as(actor):
             api_key.save(update_fields=["revoked_at"])
+        transaction.on_commit(forget_cached_keys)
     return api_key
 
 
@@ -97,12 +103,28 @@ def api_key_authenticate(plaintext: str) -> ApiKey | None:
     )
     if separator != "_" or not secret:
         return None
-    api_key = ApiKey.objects.filter(prefix=prefix).first()
+    api_key = _key_by_prefix(prefix)
     stored = api_key.secret_hash if api_key else _hash("no-such-key")
     if not hmac.compare_digest(stored, _hash(secret)) or api_key is None:
         return None
     _touch(api_key)
     return api_key
+
+
+def _key_by_prefix(prefix: str) -> ApiKey | None:
+    now = time.monotonic()
+    cached = _key_cache.get(prefix)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    api_key = ApiKey.objects.filter(prefix=prefix).first()
+    if len(_key_cache) > 1000:
+        _key_cache.clear()
+    _key_cache[prefix] = (now + KEY_CACHE_SECONDS, api_key)
+    return api_key
+
+
+def forget_cached_keys() -> None:
+    _key_cache.clear()
 
 
 def _touch(api_key: ApiKey) -> None:

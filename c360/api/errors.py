@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -64,6 +65,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
+    if isinstance(exc, RequestDataTooBig):
+        return error_response("body_too_large", "The request body is larger than this endpoint accepts.", 413)
     if isinstance(exc, ApplicationError):
         set_rollback()
         return error_response(exc.code, exc.message, exc.status_code, _field_errors(exc.errors) or None)

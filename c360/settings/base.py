@@ -6,6 +6,7 @@ secret stops start-up with a message that names the variable and the form it tak
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -43,6 +44,18 @@ C360_RECEIPT_SIGNING_KEY = envsecret(
     "C360_RECEIPT_SIGNING_KEY", required=True, form=SIGNING_KEY_FORM, parse=parse_signing_key
 )
 C360_FILES_DIR = Path(envstr("C360_FILES_DIR", str(VAR_DIR / "files")))
+# DSAR deadlines: the controller's EU Member State (holidays, legal time zone), the Brazilian state whose
+# holidays also close the office, and when the DPO is reminded (days before the due date).
+C360_DSAR_GDPR_COUNTRY = (envstr("C360_DSAR_GDPR_COUNTRY", "PT") or "PT").upper()
+C360_DSAR_GDPR_TZ = envstr("C360_DSAR_GDPR_TZ", "Europe/Lisbon") or "Europe/Lisbon"
+C360_DSAR_BR_SUBDIVISION = envstr("C360_DSAR_BR_SUBDIVISION", "") or ""
+C360_DSAR_LGPD_ROLL_FORWARD = envbool("C360_DSAR_LGPD_ROLL_FORWARD", default=False)
+C360_DSAR_INTERNAL_BUFFER_DAYS = envint("C360_DSAR_INTERNAL_BUFFER_DAYS", 3, minimum=0)
+C360_DSAR_REMIND_DAYS = [int(days) for days in envlist("C360_DSAR_REMIND_DAYS", ["7", "3", "1"])]
+C360_DSAR_MAX_ATTEMPTS = envint("C360_DSAR_MAX_ATTEMPTS", 5, minimum=1)
+C360_DSAR_RETRY_BASE_SECONDS = envint("C360_DSAR_RETRY_BASE_SECONDS", 30, minimum=0)
+C360_DSAR_LINK_LIFETIME = timedelta(hours=envint("C360_DSAR_LINK_HOURS", 72, minimum=1))
+C360_DPO_EMAIL = envstr("C360_DPO_EMAIL", "") or ""
 # Under these ages a consent needs a guardian where the purpose asks for it: LGPD Art. 14 protects
 # children and adolescents (under 18); GDPR Art. 8 sets 16, which member states may lower to 13.
 C360_MINOR_AGE = {
@@ -207,6 +220,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "consent-expiry": {"task": "consent.expire", "schedule": 3600.0},
     "consent-ledger-checkpoint": {"task": "consent.ledger_checkpoint", "schedule": 86400.0},
+    "dsar-deadlines": {"task": "dsar.deadlines", "schedule": 3600.0},
 }
 # Workers log through Django's LOGGING (JSON, request ids, the redacting filter), not Celery's own setup.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -242,5 +256,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # httpx logs every full URL (query strings included) at INFO: outbound calls log through c360.lib.http.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

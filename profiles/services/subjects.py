@@ -503,6 +503,25 @@ def _tombstone_records(subject_ids: list[UUID], now: dt.datetime, reason: str) -
 
 
 @transaction.atomic
+def subject_restrict(*, subject_id: UUID | str, actor: Actor, reason: str, restricted: bool = True) -> bool:
+    """Block (LGPD Art. 18 IV, GDPR Art. 18) or unblock a subject: the data stays, all processing but
+    storage stops, and consent checks deny. True when the status changed (idempotent)."""
+    reason = clean_reason(reason)
+    subject = _locked_live_subject(subject_id)
+    target = Subject.Status.RESTRICTED if restricted else Subject.Status.ACTIVE
+    if subject.status == target:
+        return False
+    subject.status = target
+    subject.restricted_at = timezone.now() if restricted else None
+    subject.updated_at = timezone.now()
+    subject._change_reason = reason  # type: ignore[attr-defined]
+    with acting_as(actor):
+        subject.save(update_fields=["status", "restricted_at", "updated_at"])
+    logger.info("Subject %s %s by %s", subject.id, "restricted" if restricted else "unrestricted", actor)
+    return True
+
+
+@transaction.atomic
 def subject_keys_rewrap_batch(*, batch_size: int) -> int:
     """Re-wrap up to ``batch_size`` data keys still under an old KEK; returns how many were re-wrapped.
 

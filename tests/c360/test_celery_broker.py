@@ -48,6 +48,11 @@ def broker_app(request):
     )
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20, loglevel="WARNING"):
         yield app
+    # start_worker makes the test app current; shared tasks must go back to c360's (eager) app afterwards.
+    from c360.celery import app as c360_app
+
+    c360_app.set_current()
+    c360_app.set_default()
 
 
 @pytest.mark.broker

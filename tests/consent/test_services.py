@@ -295,3 +295,27 @@ def test_a_late_import_of_an_older_event_does_not_overwrite_a_newer_answer(maria
 
     assert ConsentState.objects.get().status == "withdrawn"
     assert ConsentEvent.objects.count() == 2
+
+
+def test_a_purpose_is_saved_with_a_dotted_code_and_each_change_is_a_new_version():
+    from django.core.exceptions import ValidationError
+
+    from consent.models import Purpose
+    from consent.services.events import purpose_save
+
+    values = {
+        "names": {"pt-br": "Novidades"},
+        "descriptions": {"pt-br": "Novidades da loja por e-mail."},
+        "lgpd_basis": "art7_i",
+        "gdpr_basis": "6_1_a",
+        "channels": ["email"],
+        "direct_marketing": True,
+    }
+    purpose = purpose_save(purpose=Purpose(code="marketing.store-news", **values), actor=ACTOR)
+    assert purpose.version == 1
+    purpose.channels = ["email", "sms"]
+    assert purpose_save(purpose=purpose, actor=ACTOR).version == 2
+
+    with pytest.raises(ValidationError) as refused:
+        purpose_save(purpose=Purpose(code="Marketing News!", **values), actor=ACTOR)
+    assert "code" in refused.value.message_dict

@@ -200,8 +200,28 @@ def test_bad_bulk_requests_are_refused_whole(checker, newsletter, body, status, 
     assert response.json()["code"] == code
 
 
+def test_a_full_list_of_100000_real_sized_addresses_is_answered_line_by_line(checker, newsletter):
+    # About 5 MB of JSON: more than Django's default body limit, which this endpoint raises on purpose.
+    recipients = [{"email": f"cliente.numero.{n}@exemplo-loja.com.br"} for n in range(100_000)]
+    body = {"purpose": "marketing.newsletter", "channel": "email", "recipients": recipients}
+
+    response = checker.post("/api/v1/consent/check/bulk", json.dumps(body), content_type="application/json")
+
+    assert response.status_code == 200
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 100_001
+    assert json.loads(lines[-1])["summary"] == {"total": 100_000, "allowed": 0, "denied": 100_000, "invalid": 0}
+
+
+def test_a_bulk_list_must_be_json(checker, newsletter):
+    response = checker.post("/api/v1/consent/check/bulk", "email\na@b.com", content_type="text/csv")
+
+    assert response.status_code == 415
+
+
 def test_more_than_100000_recipients_answer_413(checker, newsletter):
-    body = {"purpose": "marketing.newsletter", "channel": "email", "recipients": [{"email": "a@b.com"}] * 100_001}
+    recipients = [{"email": f"cliente.numero.{n}@exemplo-loja.com.br"} for n in range(100_001)]
+    body = {"purpose": "marketing.newsletter", "channel": "email", "recipients": recipients}
 
     response = checker.post("/api/v1/consent/check/bulk", json.dumps(body), content_type="application/json")
 

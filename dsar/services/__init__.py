@@ -1,0 +1,1 @@
+"""DSAR use cases: requests (workflow and deadlines), execution (per-source tasks), packages (answers)."""
