@@ -552,6 +552,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--reuse", action="store_true", help="keep a database already seeded at this size")
+    parser.add_argument("--seed-only", action="store_true", help="seed (or keep, with --reuse) and stop")
     args = parser.parse_args()
     subjects = args.subjects or (20_000 if args.quick else 1_000_000)
     duration = args.duration or (5 if args.quick else 30)
@@ -577,6 +578,9 @@ def main() -> None:
     if needs_seed:
         seed(subjects)
     seed_seconds = time.perf_counter() - began
+    if args.seed_only:
+        print(json.dumps({"bench": "consent", "seeded": subjects, "seed_seconds": round(seed_seconds, 1)}))
+        return
     key = api_key_issue(name="bench", scopes=["consent:check", "consent:write"], actor=Actor.system("bench")).plaintext
     notice_id = NoticeVersion.objects.get().pk
     writers = [str(pk) for pk in Subject.objects.filter(status="active").values_list("id", flat=True)[:10_000]]

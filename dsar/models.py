@@ -52,6 +52,9 @@ OPERATIONS = {
 }
 
 
+IDENTITY_KINDS = ("email", "phone", "cpf", "external_id", "subject_id")
+
+
 class IntakeChannel(models.TextChoices):
     PORTAL = "portal", "Self-service portal"
     EMAIL = "email", "Email"
@@ -97,6 +100,8 @@ class DataRequest(models.Model):
         LEGAL_OBLIGATION = "legal_obligation", "A legal obligation prevents it"
         NO_AUTHORITY = "no_authority", "The representative's authority was not proven"
         OTHER = "other", "Other (explained in the text)"
+
+    VERIFICATION_METHODS = ("portal_session", "one_time_code", "document", "staff")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     protocol = models.CharField(max_length=20, unique=True, editable=False, help_text="Given to the requester.")

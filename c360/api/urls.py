@@ -8,6 +8,7 @@ app_name = "api"
 v1 = [
     path("", include("profiles.api.urls")),
     path("", include("consent.api.urls")),
+    path("", include("dsar.api.urls")),
 ]
 
 urlpatterns = [

@@ -199,7 +199,15 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "DsarRequestStatusEnum": "dsar.models.DataRequest.Status",
+        "DsarTaskStatusEnum": "dsar.models.RequestTask.Status",
+        "DsarVerificationEnum": "dsar.models.DataRequest.Verification",
+        "DsarVerificationMethodEnum": "dsar.models.DataRequest.VERIFICATION_METHODS",
+        "DsarIdentityKindEnum": "dsar.models.IDENTITY_KINDS",
+        "IdentifierKindEnum": ["email", "phone", "cpf", "cnpj", "external"],
+        "ContactKindEnum": ["email", "phone"],
+    },
 }
 
 # ---------------------------------------------------------------- Celery

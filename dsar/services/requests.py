@@ -24,7 +24,7 @@ from c360.lib.history import Actor, acting_as
 from c360.lib.identifiers import IdentifierError, IdentifierKind, normalise
 from dsar import deadlines
 from dsar.calendars import brazil_calendar, eu_member_state_calendar
-from dsar.models import DataRequest, DataSource, RequestEvent, RequestKey, RequestTask, RequestType
+from dsar.models import IDENTITY_KINDS, DataRequest, DataSource, RequestEvent, RequestKey, RequestTask, RequestType
 from profiles.encryption import seal, unseal
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,6 @@ _DEADLINE_TYPES = {
     RequestType.ERASURE: deadlines.RequestType.DELETION,
     RequestType.CONSENT_REVOCATION: deadlines.RequestType.CONSENT_WITHDRAWAL,
 }
-IDENTITY_KINDS = ("email", "phone", "cpf", "external_id", "subject_id")
 
 
 def deadline_policy() -> deadlines.DeadlinePolicy:
