@@ -47,8 +47,8 @@ OPERATIONS = {
     RequestType.ERASURE: "erase",
     RequestType.ANONYMISATION: "erase",
     RequestType.RESTRICTION: "restrict",
-    RequestType.OBJECTION: "locate",
-    RequestType.CONSENT_REVOCATION: "locate",
+    RequestType.OBJECTION: "object",  # c360 records it in the consent ledger; other sources only locate
+    RequestType.CONSENT_REVOCATION: "revoke",
 }
 
 

@@ -114,6 +114,11 @@ class RequestListCreateApi(APIView):
         contact_email = StrictCharField(max_length=320, required=False, default="")
         language = serializers.ChoiceField(choices=["pt-br", "en", "es"], required=False, default="pt-br")
         corrections = serializers.DictField(required=False, help_text="Rectification: attribute -> new value.")
+        purposes = serializers.ListField(
+            child=StrictCharField(max_length=80),
+            required=False,
+            help_text="Objection or consent revocation: the purposes concerned (none: all direct marketing / all).",
+        )
         small_agent = serializers.BooleanField(required=False, default=False)
 
     @extend_schema(
@@ -150,7 +155,7 @@ class RequestListCreateApi(APIView):
             requester_name=data["requester_name"],
             contact_email=data["contact_email"],
             language=data["language"],
-            details={"corrections": data["corrections"]} if data.get("corrections") else {},
+            details={key: data[key] for key in ("corrections", "purposes") if data.get(key)},
             small_agent=data["small_agent"],
             actor=request.user.actor,
         )

@@ -12,7 +12,10 @@ from typing import Any
 
 from c360.lib.errors import ApplicationError, Gone, NotFound
 from c360.lib.history import Actor
+from consent.decisions import ALL
+from consent.models import Method
 from consent.selectors import subject_consent_history, subject_consent_states
+from consent.services.events import consent_object, consent_withdraw
 from dsar.connectors.base import ConnectorError, ExportedRecord, FieldAction, Identity, Match, Outcome
 from profiles.models import Subject
 from profiles.selectors import subjects_by_identifier
@@ -155,6 +158,45 @@ class C360StoreConnector:
         for match in matches:
             changed = self._call(subject_restrict, subject_id=match.locator["subject_id"], reason=self.reason)
             outcome.actions.append(FieldAction("subject", match.locator, "restricted" if changed else "unchanged"))
+        return outcome
+
+    def object(self, matches: list[Match], purposes: list[str]) -> Outcome:
+        """An objection: to the purposes named, or to all direct marketing (absolute, GDPR Art. 21(3))."""
+        outcome = Outcome()
+        for match in matches:
+            for purpose in purposes or [ALL]:
+                self._call(
+                    consent_object,
+                    subject_id=match.locator["subject_id"],
+                    purpose_code=purpose,
+                    method=Method.DSAR,
+                    source_system="dsar",
+                )
+                outcome.actions.append(FieldAction("consent", match.locator, "objected", field=purpose))
+        return outcome
+
+    def revoke(self, matches: list[Match], purposes: list[str]) -> Outcome:
+        """Withdraw consent to the purposes named, or to every purpose the person granted (LGPD Art. 8 §5)."""
+        outcome = Outcome()
+        for match in matches:
+            subject_id = match.locator["subject_id"]
+            granted = [
+                (state.purpose_code, state.channel)
+                for state in subject_consent_states(subject_id).filter(status="granted")
+                if not purposes or state.purpose_code in purposes
+            ]
+            for purpose, channel in granted:
+                self._call(
+                    consent_withdraw,
+                    subject_id=subject_id,
+                    purpose_code=purpose,
+                    channel=channel,
+                    method=Method.DSAR,
+                    source_system="dsar",
+                )
+                outcome.actions.append(FieldAction("consent", match.locator, "withdrawn", field=f"{purpose}/{channel}"))
+            if not granted:
+                outcome.actions.append(FieldAction("consent", match.locator, "unchanged", reason="nothing granted"))
         return outcome
 
     def _call(self, service: Any, **arguments: Any) -> Any:

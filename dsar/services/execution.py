@@ -125,6 +125,10 @@ def _act(
         return connector.rectify(matches, request_details(request).get("corrections", {})), []
     if operation == "restrict":
         return connector.restrict(matches), []
+    if operation in {"object", "revoke"} and hasattr(connector, operation):
+        # Only a store that holds consent can record these; elsewhere the person is located for the record.
+        purposes = request_details(request).get("purposes") or []
+        return getattr(connector, operation)(matches, purposes), []
     return None, []
 
 

@@ -193,3 +193,36 @@ def test_a_source_that_is_down_is_retried_then_reported_while_the_others_complet
     tasks["shop"].refresh_from_db()
     assert tasks["shop"].status == "done"
     assert DataRequest.objects.get(pk=request.id).status == DataRequest.Status.IN_REVIEW
+
+
+def test_rectification_and_restriction_reach_every_source_that_supports_them(sources):
+    request = request_create(
+        request_type="rectification",
+        regimes=["lgpd"],
+        intake_channel="portal",
+        identities=MARIA,
+        details={"corrections": {"email": "maria.nova@example.com", "family_name": "Silva Costa"}},
+        actor=DPO,
+    )
+    request_verify(request_id=request.id, method="portal_session", verified=True, actor=DPO)
+    request.refresh_from_db()
+
+    assert request.status == DataRequest.Status.IN_REVIEW
+    assert request.summary["sources"]["shop"]["actions"].get("rectified", 0) > 0
+    shop = sources["shop"]
+    assert shop.query("SELECT count(*) FROM customers WHERE email = %s", ["maria.nova@example.com"])[0][0] > 0
+    assert sources["api"].customers[7]["email"] == "maria.nova@example.com"
+
+    restriction = request_create(
+        request_type="restriction",
+        regimes=["lgpd"],
+        intake_channel="portal",
+        identities=[{"kind": "cpf", "value": "52998224725"}],
+        actor=DPO,
+    )
+    request_verify(request_id=restriction.id, method="portal_session", verified=True, actor=DPO)
+    restriction.refresh_from_db()
+
+    assert restriction.summary["sources"]["c360"]["actions"] == {"restricted": 1}
+    assert shop.query("SELECT count(*) FROM customers WHERE blocked")[0][0] > 0
+    assert Subject.objects.filter(status="restricted").count() == 1

@@ -252,3 +252,29 @@ def test_a_gdpr_extension_is_allowed_once_before_the_due_date_with_reasons(store
     lgpd_only = new_request(regimes=("lgpd",))
     with pytest.raises(ValidationFailed):
         request_extend(request_id=lgpd_only.id, reason="Many systems", actor=DPO)
+
+
+def test_an_objection_is_written_to_the_consent_ledger_and_binds_at_once(ana):
+    request = new_request(kind="objection")
+    request_verify(request_id=request.id, method="portal_session", verified=True, actor=DPO)
+
+    request.refresh_from_db()
+    assert request.summary["sources"]["c360"]["actions"] == {"objected": 1}
+    event = ConsentEvent.objects.get(action="object")
+    assert (event.purpose_code, event.channel, event.method) == ("*", "*", "dsar")
+    answer = consent_check(
+        Recipient("email", "ana.souza@example.com.br"), purpose_code="marketing.newsletter", channel="email"
+    )
+    assert answer.decision.reasons[0] == "OBJECTED"
+
+
+def test_a_consent_revocation_withdraws_every_grant(ana):
+    request = new_request(kind="consent_revocation")
+    request_verify(request_id=request.id, method="portal_session", verified=True, actor=DPO)
+
+    request.refresh_from_db()
+    assert request.summary["sources"]["c360"]["actions"] == {"withdrawn": 1}
+    answer = consent_check(
+        Recipient("email", "ana.souza@example.com.br"), purpose_code="marketing.newsletter", channel="email"
+    )
+    assert answer.decision.reasons[0] == "WITHDRAWN"
