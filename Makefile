@@ -49,6 +49,7 @@ demo: $(STAMP)
 	  unset DATABASE_URL CELERY_BROKER_URL && export DEBUG=1 C360_DEMO=1 LOG_FORMAT=text && \
 	  $(BIN)/python manage.py migrate --noinput && \
 	  $(BIN)/python manage.py generate_demo --subjects $(DEMO_SUBJECTS) --if-empty && \
+	  $(BIN)/python manage.py load_demo_workflows && \
 	  $(BIN)/python manage.py create_demo_dpo && \
 	  echo "Portal:   http://127.0.0.1:8000/" && \
 	  echo "Admin:    http://127.0.0.1:8000/admin/" && \

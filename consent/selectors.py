@@ -8,6 +8,7 @@ channel, and the suppression list. ``decide`` then answers each recipient in mem
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
+from django.db import connection
 from django.db.models import CharField, JSONField, OuterRef, Q, QuerySet, Subquery, UUIDField, Value
 from django.utils import timezone
 
@@ -186,6 +188,7 @@ def _strictest_status(subjects: list[dict[str, Any]]) -> str | None:
 
 
 _SUBJECT_COLUMNS = ("id", "status", "regimes", "merged_into_id")
+_SUPPRESSED = "suppressed"
 
 
 def _holders(
@@ -197,7 +200,40 @@ def _holders(
     suppressed: set[tuple[str, bytes]] = set()
     if not contacts:
         return found, rows, suppressed
-    indexes = [index for _, index in contacts]
+    for kind, index, *subject in _holder_rows([index for _, index in contacts], channel):
+        key = (kind, bytes(index))
+        if key not in contacts:
+            continue
+        if subject[1] == _SUPPRESSED and subject[0] is None:
+            suppressed.add(key)
+            continue
+        if isinstance(subject[2], str):
+            subject[2] = json.loads(subject[2])
+        found.setdefault(key, set()).add(subject[0])
+        rows[subject[0]] = dict(zip(_SUBJECT_COLUMNS, subject, strict=True))
+    return found, rows, suppressed
+
+
+# The check is the product's hot path: on PostgreSQL its two queries are written out, because compiling the
+# equivalent ORM unions costs more than running them. The ORM versions below serve the other databases.
+_HEX_ARRAY = "ANY(ARRAY(SELECT decode(item, 'hex') FROM unnest(%s::text[]) AS item))"
+_PG_HOLDERS = f"""
+SELECT i.kind, i.blind_index, s.id, s.status, s.regimes::text, s.merged_into_id
+  FROM {Identifier._meta.db_table} i JOIN {Subject._meta.db_table} s ON s.id = i.subject_id
+ WHERE i.namespace = '' AND i.blind_index = {_HEX_ARRAY}
+UNION ALL
+SELECT contact_kind, contact_index, NULL, '{_SUPPRESSED}', NULL, NULL
+  FROM {Suppression._meta.db_table}
+ WHERE contact_index = {_HEX_ARRAY} AND channel IN (%s, '{ALL}')
+"""  # noqa: S608 - table names from model metadata, every value a parameter
+
+
+def _holder_rows(indexes: list[bytes], channel: str) -> Iterable[Sequence[Any]]:
+    if connection.vendor == "postgresql":
+        hexes = [index.hex() for index in indexes]
+        with connection.cursor() as cursor:
+            cursor.execute(_PG_HOLDERS, [hexes, hexes, channel])
+            return [list(row) for row in cursor.fetchall()]
     holders = Identifier.objects.filter(blind_index__any=indexes, namespace="").values_list(
         "kind", "blind_index", *(f"subject__{column}" for column in _SUBJECT_COLUMNS)
     )
@@ -211,16 +247,7 @@ def _holders(
         )
         .values_list("contact_kind", "contact_index", "no_id", "mark", "no_regimes", "no_merge")
     )
-    for kind, index, *subject in holders.union(suppressions, all=True):
-        key = (kind, bytes(index))
-        if key not in contacts:
-            continue
-        if subject[1] == _SUPPRESSED and subject[0] is None:
-            suppressed.add(key)
-            continue
-        found.setdefault(key, set()).add(subject[0])
-        rows[subject[0]] = dict(zip(_SUBJECT_COLUMNS, subject, strict=True))
-    return found, rows, suppressed
+    return [list(row) for row in holders.union(suppressions, all=True)]
 
 
 def _record_owners(external: set[tuple[str, bytes]]) -> dict[tuple[str, bytes], set[uuid.UUID]]:
@@ -271,25 +298,44 @@ _STATE_COLUMNS = (
     "actor_kind",
     "given_by_minor",
 )
-_SUPPRESSED = "suppressed"
+_STATE_SELECT = ", ".join(_STATE_COLUMNS)
+_PG_STATES = f"""
+SELECT {_STATE_SELECT} FROM {ConsentState._meta.db_table}
+ WHERE contact_index IS NULL AND subject_id = ANY(%s::uuid[])
+   AND purpose_code IN (%s, '{ALL}') AND channel IN (%s, '{ALL}')
+UNION ALL
+SELECT {_STATE_SELECT} FROM {ConsentState._meta.db_table}
+ WHERE contact_index = {_HEX_ARRAY} AND purpose_code IN (%s, '{ALL}') AND channel IN (%s, '{ALL}')
+"""  # noqa: S608 - column and table names from model metadata, every value a parameter
+
+
+def _state_rows(
+    subject_ids: list[uuid.UUID], indexes: list[bytes], purpose_code: str, channel: str
+) -> Iterable[dict[str, Any]]:
+    if not subject_ids and not indexes:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _PG_STATES,
+                [subject_ids, purpose_code, channel, [index.hex() for index in indexes], purpose_code, channel],
+            )
+            return [dict(zip(_STATE_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+    scope = Q(purpose_code__in=[purpose_code, ALL], channel__in=[channel, ALL])
+    queries = []
+    if subject_ids:
+        queries.append(ConsentState.objects.filter(scope, subject_id__any=subject_ids, contact_index__isnull=True))
+    if indexes:
+        queries.append(ConsentState.objects.filter(scope, contact_index__any=indexes))
+    selected = [query.values(*_STATE_COLUMNS) for query in queries]
+    return selected[0].union(*selected[1:], all=True) if len(selected) > 1 else selected[0]
 
 
 def _states(
     subject_rows: set[uuid.UUID], contacts: set[tuple[str, bytes]], purpose_code: str, channel: str
 ) -> dict[str, list[StateView]]:
-    scope = Q(purpose_code__in=[purpose_code, ALL], channel__in=[channel, ALL])
     found: dict[str, list[StateView]] = {}
-    queries = []
-    if subject_rows:
-        queries.append(
-            ConsentState.objects.filter(scope, subject_id__any=list(subject_rows), contact_index__isnull=True)
-        )
-    if contacts:
-        queries.append(ConsentState.objects.filter(scope, contact_index__any=[index for _, index in contacts]))
-    if not queries:
-        return found
-    selected = [query.values(*_STATE_COLUMNS) for query in queries]
-    for state in selected[0].union(*selected[1:], all=True) if len(selected) > 1 else selected[0]:
+    for state in _state_rows(list(subject_rows), [index for _, index in contacts], purpose_code, channel):
         owner = (
             f"c:{state['contact_kind']}:{bytes(state['contact_index']).hex()}"
             if state["contact_index"] is not None

@@ -56,6 +56,17 @@ C360_DSAR_MAX_ATTEMPTS = envint("C360_DSAR_MAX_ATTEMPTS", 5, minimum=1)
 C360_DSAR_RETRY_BASE_SECONDS = envint("C360_DSAR_RETRY_BASE_SECONDS", 30, minimum=0)
 C360_DSAR_LINK_LIFETIME = timedelta(hours=envint("C360_DSAR_LINK_HOURS", 72, minimum=1))
 C360_DPO_EMAIL = envstr("C360_DPO_EMAIL", "") or ""
+# Mail: SMTP from EMAIL_* in production; the demo prints mails (double opt-in links, reminders) to the console.
+EMAIL_BACKEND = envstr(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if C360_DEMO else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "") or ""
+EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD", required=False, form="the SMTP password") or ""
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "c360 <privacy@localhost>")
 # Under these ages a consent needs a guardian where the purpose asks for it: LGPD Art. 14 protects
 # children and adolescents (under 18); GDPR Art. 8 sets 16, which member states may lower to 13.
 C360_MINOR_AGE = {

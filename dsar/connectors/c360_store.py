@@ -7,6 +7,7 @@ consent records it). Restriction blocks the subject, so every consent check deni
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -143,6 +144,11 @@ class C360StoreConnector:
 
     def rectify(self, matches: list[Match], corrections: dict[str, Any]) -> Outcome:
         attributes = {name: value for name, value in corrections.items() if name in RECTIFIABLE}
+        if isinstance(attributes.get("birth_date"), str):  # corrections travel as JSON: dates as ISO text
+            try:
+                attributes["birth_date"] = dt.date.fromisoformat(attributes["birth_date"])
+            except ValueError:
+                raise ConnectorError("c360 store: rectify: birth_date is not an ISO date", retryable=False) from None
         outcome = Outcome()
         for match in matches:
             if attributes:
