@@ -6,6 +6,7 @@ PostgreSQL when DATABASE_URL is set or a server answers on 127.0.0.1:5432, else 
 
 import os
 import socket
+import tempfile
 
 # Test-only keys (SHA-256 of a label), fixed and used nowhere else. Never deploy them.
 os.environ.setdefault(
@@ -30,7 +31,11 @@ if not os.environ.get("DATABASE_URL") and _postgres_answers():
 if not os.environ.get("DATABASE_URL"):
     os.environ["DATABASE_URL"] = "sqlite:///:memory:"
 
-os.environ.pop("CELERY_BROKER_URL", None)  # tests that need the real broker configure it themselves
+os.environ.pop("CELERY_BROKER_URL", None)
+# Files written by tests (audience lists, DSAR packages) go to a temporary folder, never to var/.
+os.environ.setdefault(
+    "C360_FILES_DIR", tempfile.mkdtemp(prefix="c360-test-files-")
+)  # tests that need the real broker configure it themselves
 os.environ.setdefault("LOG_FORMAT", "text")
 
 from .base import *  # noqa: E402, F403

@@ -504,3 +504,16 @@ def test_no_personal_data_reaches_the_logs(fresh: Source, caplog: pytest.LogCapt
     assert "sql source erased rows" in logged
     for value in ("maria", "silva", "52998224725", "529.982.247-25", "98765", "91234", "flores", "paulista"):
         assert value not in logged
+
+
+def test_mysql_tls_is_verified_unless_the_server_is_local_or_the_url_turns_it_off():
+    from dsar.connectors.sql import _MySQL
+
+    def tls(url: str) -> str:
+        return _MySQL(url, connect_timeout=1, statement_timeout=1).tls
+
+    assert tls("mysql://root@127.0.0.1:3306/shop") == "off"
+    assert tls("mysql://app@db.internal.example:3306/shop") == "verify"
+    assert tls("mysql://app@db.internal.example:3306/shop?tls=off") == "off"
+    with pytest.raises(ValueError, match="tls"):
+        tls("mysql://app@db.internal.example:3306/shop?tls=preferred")
