@@ -37,7 +37,7 @@ from profiles.models import Identifier, Source, SourceRecord, Subject
 from profiles.records import external_index
 
 RECIPIENT_KINDS = ("email", "phone", "subject_id", "external_id")
-_RULE_CACHE_SECONDS = 5.0
+RULE_CACHE_SECONDS = 5.0
 _rules: dict[str, tuple[float, PurposeRule | None]] = {}
 
 
@@ -79,7 +79,7 @@ def purpose_rule(code: str) -> PurposeRule | None:
             sale_or_share=purpose.sale_or_share,
             minors_need_guardian=purpose.minors_need_guardian,
         )
-    _rules[code] = (now + _RULE_CACHE_SECONDS, rule)
+    _rules[code] = (now + RULE_CACHE_SECONDS, rule)
     return rule
 
 

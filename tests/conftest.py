@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from c360.access.services import forget_cached_keys
 from c360.lib.crypto import data_key_cache
 from c360.lib.history import Actor
+from consent.services.events import forget_cached_catalogue
 
 ON_POSTGRES = connection.vendor == "postgresql"
 NO_SKIPS = os.environ.get("C360_NO_SKIPS") == "1"
@@ -82,6 +83,7 @@ def _fresh_caches() -> Iterator[None]:
     data_key_cache.clear()
     cache.clear()
     forget_cached_keys()
+    forget_cached_catalogue()
     yield
     data_key_cache.clear()
 

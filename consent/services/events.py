@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,9 +42,9 @@ from consent.models import (
     Purpose,
     Suppression,
 )
-from consent.selectors import forget_cached_rules, heads_as_of
+from consent.selectors import RULE_CACHE_SECONDS, forget_cached_rules, heads_as_of
 from profiles.encryption import cipher_for, unseal
-from profiles.models import Subject, SubjectKey
+from profiles.models import Subject
 
 logger = logging.getLogger(__name__)
 
@@ -116,11 +117,11 @@ def _contact_index(kind: str, value: str) -> bytes:
 
 def _subject_for(subject_id: uuid.UUID | str, errors: dict[str, list[str]]) -> Subject | None:
     try:
-        subject = Subject.objects.filter(pk=subject_id).first()
-    except (ValueError, TypeError):
+        subject = Subject.objects.select_related("key").filter(pk=subject_id).first()
+    except (ValueError, TypeError, ValidationError):
         subject = None
     while subject is not None and subject.status == Subject.Status.MERGED:
-        subject = Subject.objects.filter(pk=subject.merged_into_id).first()
+        subject = Subject.objects.select_related("key").filter(pk=subject.merged_into_id).first()
     if subject is None:
         errors["subject_id"] = ["No subject has that id."]
     elif subject.is_erased:
@@ -174,7 +175,7 @@ def _check_proof(event: EventInput, now: dt.datetime, errors: dict[str, list[str
     if event.action == Action.GRANT and event.method == Method.IMPORT and not event.evidence.get("legacy_reference"):
         errors["evidence"] = ["An imported grant needs evidence.legacy_reference (where the original proof is)."]
     if event.notice_version_id is not None:
-        notice = NoticeVersion.objects.filter(pk=event.notice_version_id).first()
+        notice = _notice_version(event.notice_version_id)
         if notice is None:
             errors["notice_version"] = ["No notice version has that id."]
         return notice
@@ -240,7 +241,7 @@ def _prepare(event: EventInput, purposes: Mapping[str, Purpose], now: dt.datetim
         "evidence": dict(event.evidence),
     }
     if subject is not None and (event.ip or event.user_agent or event.action == Action.GRANT):
-        data_key = data_key_open(SubjectKey.objects.get(subject=subject))
+        data_key = data_key_open(subject.key)
         # Evidence about the person's device is personal data: under their key, shredded with them.
         row["ip_enc"] = EVENTS.seal(data_key, event_id, "ip", event.ip or None)
         row["user_agent_enc"] = EVENTS.seal(data_key, event_id, "user_agent", event.user_agent[:500] or None)
@@ -334,14 +335,46 @@ def _project(prepared: Sequence[_Prepared]) -> None:
         state.last_event_id = row["id"]
         state.updated_at = row["recorded_at"]
     ConsentState.objects.bulk_create(created.values())
-    ConsentState.objects.bulk_update(
-        changed.values(),
-        [*PROJECTED_FIELDS],
-    )
+    if len(changed) == 1:  # the usual single write: a plain UPDATE, not bulk_update's CASE per field
+        (state,) = changed.values()
+        ConsentState.objects.filter(pk=state.pk).update(**{name: getattr(state, name) for name in PROJECTED_FIELDS})
+    else:
+        ConsentState.objects.bulk_update(changed.values(), [*PROJECTED_FIELDS])
+
+
+# Writes read the catalogue on every call: purposes are kept for the same few seconds as the check's rules
+# (a change made here is seen at once, elsewhere within that time); published notice versions never change.
+_purpose_cache: dict[str, tuple[float, Purpose]] = {}
+_notice_cache: dict[int, NoticeVersion] = {}
 
 
 def _purposes(codes: Iterable[str]) -> dict[str, Purpose]:
-    return {purpose.code: purpose for purpose in Purpose.objects.filter(code__in=set(codes))}
+    now = time.monotonic()
+    wanted = set(codes)
+    found = {code: cached[1] for code in wanted if (cached := _purpose_cache.get(code)) and cached[0] > now}
+    if missing := wanted - set(found):
+        for purpose in Purpose.objects.filter(code__in=missing):
+            _purpose_cache[purpose.code] = (now + RULE_CACHE_SECONDS, purpose)
+            found[purpose.code] = purpose
+    return found
+
+
+def _notice_version(pk: Any) -> NoticeVersion | None:
+    notice = _notice_cache.get(pk)
+    if notice is None:
+        try:
+            notice = NoticeVersion.objects.filter(pk=pk).first()
+        except (ValueError, TypeError):
+            return None
+        if notice is not None and len(_notice_cache) < 10_000:
+            _notice_cache[pk] = notice
+    return notice
+
+
+def forget_cached_catalogue() -> None:
+    _purpose_cache.clear()
+    _notice_cache.clear()
+    forget_cached_rules()
 
 
 # ---------------------------------------------------------------- use cases
@@ -762,7 +795,8 @@ def purpose_save(*, purpose: Purpose, actor: Actor) -> Purpose:
     purpose.updated_at = timezone.now()
     with acting_as(actor):
         purpose.save()
-    forget_cached_rules()
+    transaction.on_commit(forget_cached_catalogue)
+    forget_cached_catalogue()
     return purpose
 
 
