@@ -408,21 +408,15 @@ def consent_withdraw(
     source_system: str = "",
 ) -> ConsentEvent:
     """Withdrawal, as easy as the grant: one call, effective at the next check."""
-    kind, value = contact or ("", "")
-    return consent_record(
-        event=EventInput(
-            purpose_code=purpose_code,
-            channel=channel,
-            action=Action.WITHDRAW,
-            method=method,
-            subject_id=subject_id,
-            contact_kind=kind,
-            contact_value=value,
-            source_system=source_system,
-            actor_kind=_actor_kind(actor),
-            actor_ref=str(actor),
-        ),
+    return _refusal(
+        Action.WITHDRAW,
+        purpose_code=purpose_code,
+        channel=channel,
+        method=method,
         actor=actor,
+        subject_id=subject_id,
+        contact=contact,
+        source_system=source_system,
     )
 
 
@@ -437,12 +431,36 @@ def consent_object(
     source_system: str = "",
 ) -> ConsentEvent:
     """An objection: to one purpose, or (the default) to all direct marketing, which is absolute."""
+    return _refusal(
+        Action.OBJECT,
+        purpose_code=purpose_code,
+        channel=channel,
+        method=method,
+        actor=actor,
+        subject_id=subject_id,
+        contact=contact,
+        source_system=source_system,
+    )
+
+
+def _refusal(
+    action: str,
+    *,
+    purpose_code: str,
+    channel: str,
+    method: str,
+    actor: Actor,
+    subject_id: Any,
+    contact: tuple[str, str] | None,
+    source_system: str,
+) -> ConsentEvent:
+    """A withdrawal or an objection by the person (or for them), by subject or by contact point."""
     kind, value = contact or ("", "")
     return consent_record(
         event=EventInput(
             purpose_code=purpose_code,
             channel=channel,
-            action=Action.OBJECT,
+            action=action,
             method=method,
             subject_id=subject_id,
             contact_kind=kind,
