@@ -126,6 +126,92 @@ def test_ingested_source_records_leave_no_clear_personal_data(caplog):
     assert find_leaks(texts, forms) == []
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_consent_and_dsar_flows_leave_no_clear_personal_data(caplog, settings, tmp_path):
+    # Given 60 people with consent given from a browser (IP and user agent kept as evidence), then access,
+    # rectification and erasure requests answered by c360's store, with every log line and SQL captured.
+    from consent.models import Notice, NoticeVersion, Purpose
+    from consent.services.events import EventInput, consent_record
+    from dsar.models import DataSource
+    from dsar.services.packages import package_link_issue
+    from dsar.services.requests import request_create, request_verify
+
+    settings.C360_FILES_DIR = tmp_path
+    caplog.set_level(logging.DEBUG)
+    faker = Faker("pt_BR")
+    faker.seed_instance(60)
+    people = [fake_person(faker) for _ in range(60)]
+    actor = Actor.system("leak-test")
+    purpose = Purpose.objects.create(
+        code="marketing.newsletter",
+        names={"pt-br": "Novidades"},
+        lgpd_basis="art7_i",
+        gdpr_basis="6_1_a",
+        channels=["email"],
+        direct_marketing=True,
+        is_active=True,
+    )
+    notice = Notice.objects.create(code="privacy", title="Aviso")
+    notice.purposes.add(purpose)
+    version = NoticeVersion.objects.create(notice=notice, version=1, language="pt-br", text="Usamos seu e-mail.")
+    DataSource.objects.create(code="c360", name="c360", kind="c360")
+    ips = [f"198.51.100.{number}" for number in range(1, 61)]
+    connection.force_debug_cursor = True
+    try:
+        for person, ip in zip(people, ips, strict=True):
+            subject = subject_create(
+                actor=actor,
+                source="leak-test",
+                attributes=person.attributes,
+                identifiers=[IdentifierInput(**item) for item in person.identifiers()],
+            )
+            consent_record(
+                event=EventInput(
+                    purpose_code="marketing.newsletter",
+                    channel="email",
+                    action="grant",
+                    method="form_checkbox",
+                    subject_id=subject.id,
+                    notice_version_id=version.pk,
+                    ip=ip,
+                    user_agent="Mozilla/5.0 LeakTest",
+                ),
+                actor=actor,
+            )
+        for index, (kind, details) in enumerate(
+            [("access", {}), ("rectification", {"corrections": {"given_name": "Renomeada"}}), ("erasure", {})] * 5
+        ):
+            person = people[index]
+            request = request_create(
+                request_type=kind,
+                regimes=["lgpd"],
+                intake_channel="portal",
+                actor=actor,
+                details=details,
+                identities=[{"kind": "email", "value": person.email}],
+                contact_email=person.email,
+                requester_name=f"{person.attributes['given_name']} {person.attributes['family_name']}",
+            )
+            request_verify(request_id=request.id, method="portal_session", verified=True, actor=actor)
+            if kind == "access":
+                package_link_issue(request_id=request.id, actor=actor)
+    finally:
+        connection.force_debug_cursor = False
+
+    files = b"".join(path.read_bytes() for path in tmp_path.rglob("*") if path.is_file())
+    dump = _pg_dump()
+    texts = {
+        "pg_dump": dump,
+        "pg_dump bytea": decoded_bytea(dump),
+        "logs": "\n".join(record.getMessage() for record in caplog.records),
+        "files": files.decode("latin-1"),
+    }
+    assert len(files) > 1000  # exports and packages were written (encrypted)
+    forms = {form for person in people for form in clear_text_forms(person)} | set(ips)
+    assert find_leaks(texts, forms) == []
+
+
 def _pg_dump() -> str:
     settings_dict = connection.settings_dict
     return subprocess.run(
