@@ -52,7 +52,12 @@ def export_key_holder(task: RequestTask) -> WrappedKey:
 
 def _start(task_id: int) -> RequestTask | None:
     with transaction.atomic():
-        task = RequestTask.objects.select_for_update().select_related("request", "source").filter(pk=task_id).first()
+        task = (
+            RequestTask.objects.select_for_update(of=("self",))
+            .select_related("request__key", "source")
+            .filter(pk=task_id)
+            .first()
+        )
         if task is None:
             raise NotFound("No such task.")
         request = task.request
@@ -69,7 +74,7 @@ def _start(task_id: int) -> RequestTask | None:
         system = Actor.system("dsar-orchestrator")
         with acting_as(system):
             _event(request, system, "task", note=f"{task.source.code}: {task.operation} attempt {task.attempts}")
-        task.save()
+        task.save(update_fields=["status", "attempts", "started_at", "error"])
         return task
 
 
@@ -173,7 +178,9 @@ def _finish(
         system = Actor.system("dsar-orchestrator")
         with acting_as(system):
             _event(task.request, system, "task_done", note=f"{task.source.code}: {task.operation}", **summary)
-        locked.save()
+        locked.save(
+            update_fields=["status", "finished_at", "outcome", "retryable", "export_wrapped_key", "export_kek_version"]
+        )
         transaction.on_commit(lambda: request_join(request_id=task.request_id))
     logger.info("DSAR task %s done in %s", task.pk, task.source.code)
     return locked

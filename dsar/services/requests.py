@@ -244,13 +244,12 @@ def request_verify(
 def _fan_out(request: DataRequest, actor: Actor) -> None:
     from dsar.tasks import request_task_run_task  # the Celery wrapper calls back into execution
 
-    created = []
-    for source in DataSource.objects.filter(is_active=True):
-        task, made = RequestTask.objects.get_or_create(
-            request=request, source=source, defaults={"operation": request.operation}
-        )
-        if made:
-            created.append(task.pk)
+    existing = set(RequestTask.objects.filter(request=request).values_list("source_id", flat=True))
+    new_tasks = [
+        RequestTask(request=request, source=source, operation=request.operation)
+        for source in DataSource.objects.filter(is_active=True).exclude(pk__in=existing)
+    ]
+    created = [task.pk for task in RequestTask.objects.bulk_create(new_tasks)]
     _event(request, actor, "fan_out", note=f"{len(created)} source task(s)", tasks=created)
     for task_id in created:
         transaction.on_commit(lambda task_id=task_id: request_task_run_task.delay(task_id))
