@@ -13,6 +13,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/", include("c360.api.urls")),
+    path("portal/", include("c360.portal_urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
 ]
 
 handler404 = "c360.views.not_found"

@@ -46,6 +46,33 @@ class PurposeAdmin(SimpleHistoryAdmin):
     list_filter = ("is_active", "direct_marketing", "sale_or_share", "sensitive")
     search_fields = ("code",)
     readonly_fields = ("version", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("code", "names", "descriptions", "is_active", "version", "created_at", "updated_at")}),
+        ("Legal basis", {"fields": ("lgpd_basis", "gdpr_basis", "lia_reference")}),
+        (
+            "Use",
+            {
+                "fields": (
+                    "channels",
+                    "sensitive",
+                    "direct_marketing",
+                    "sale_or_share",
+                    "minors_need_guardian",
+                    "validity_days",
+                )
+            },
+        ),
+        (
+            "What people are told (portal page 'What we do'; LGPD Art. 9, GDPR Art. 13)",
+            {
+                "description": "Per-language texts take pt-br, en and es keys; pt-br is shown when a language is "
+                "missing. Data categories are short codes (name, identification, contact, email, phone, address, "
+                "purchases, preferences, browsing, engagement, device, location, payment, health, demographics, "
+                "communications); recipient roles are processor, controller, joint_controller or authority.",
+                "fields": ("data_categories", "retention", "recipients", "refusal_consequences"),
+            },
+        ),
+    )
 
     @admin.display(description="channels")
     def channel_list(self, purpose: Purpose) -> str:

@@ -101,6 +101,22 @@ class Purpose(models.Model):
     lia_reference = models.CharField(
         max_length=200, blank=True, help_text="Legitimate-interest assessment reference (required for that basis)."
     )
+    # What people are told about the purpose (LGPD Art. 9 and 18 VIII, GDPR Art. 13), on the portal's
+    # "what we do" page.
+    data_categories = models.JSONField(
+        default=list, blank=True, help_text='Kinds of data used, as short codes: ["contact", "purchases"].'
+    )
+    retention = models.JSONField(
+        default=dict, blank=True, help_text='Per language, how long data is kept: {"pt-br": "5 anos após ..."}.'
+    )
+    recipients = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Who receives the data: [{"name": "...", "role": "processor", "country": "BR"}].',
+    )
+    refusal_consequences = models.JSONField(
+        default=dict, blank=True, help_text="Per language: what happens if the person does not consent or objects."
+    )
     is_active = models.BooleanField(default=False)
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from c360.lib.crypto import blind_index
 from c360.lib.identifiers import IdentifierError, IdentifierKind, normalise
-from consent.decisions import ALL, Decision, PurposeRule, Reason, Situation, StateView, decide
+from consent.decisions import ALL, NEGATIVE, Decision, PurposeRule, Reason, Situation, StateView, decide
 from consent.ledger import HASHED_FIELDS, BrokenLink, heads_digest, verify_chain
 from consent.models import (
     CONSENT_BASES,
@@ -30,6 +30,8 @@ from consent.models import (
     ConsentEvent,
     ConsentState,
     LedgerCheckpoint,
+    Notice,
+    NoticeVersion,
     Purpose,
     Suppression,
 )
@@ -415,3 +417,294 @@ def heads_as_of(moment: dt.datetime) -> list[tuple[str, int, str]]:
     )
     rows = ConsentEvent.objects.filter(recorded_at__lte=moment, sequence=Subquery(latest))
     return list(rows.values_list("chain", "sequence", "hash"))
+
+
+# ---------------------------------------------------------------- the portal: what one person sees
+
+# How each channel reaches people, as the writers check it: a consent tied to a contact point must match.
+CONTACT_KIND_OF_CHANNEL = {"email": "email", "sms": "phone", "whatsapp": "phone", "phone": "phone"}
+PORTAL_NOTICE_FALLBACK = "pt-br"
+_STATUS_REASON = {
+    "denied": Reason.DENIED,
+    "withdrawn": Reason.WITHDRAWN,
+    "expired": Reason.EXPIRED,
+    "objected": Reason.OBJECTED,
+}
+
+
+@dataclass(frozen=True)
+class ConsentOwner:
+    """The person of a portal session: the contact point they proved, and their subject when c360 holds one."""
+
+    contact_kind: str
+    contact_index: bytes
+    subject_id: uuid.UUID | None = None
+
+    @property
+    def contact_chain(self) -> str:
+        return f"c:{self.contact_kind}:{self.contact_index.hex()}"
+
+    @property
+    def chains(self) -> list[str]:
+        """The ledger chains of the person: their subject's, and their contact point's."""
+        return [f"s:{self.subject_id}", self.contact_chain] if self.subject_id else [self.contact_chain]
+
+    def reaches(self, channel: str) -> bool:
+        """Whether consent for ``channel`` can be recorded for this person (by contact point, only its kind)."""
+        return self.subject_id is not None or CONTACT_KIND_OF_CHANNEL.get(channel, self.contact_kind) == (
+            self.contact_kind
+        )
+
+
+@dataclass(frozen=True)
+class ChannelConsent:
+    """One row of the consents page: the person's answer for a purpose on a channel, and what it does."""
+
+    channel: str
+    status: str  # granted, denied, withdrawn, objected, expired; "" when never asked
+    since: dt.datetime | None
+    valid_until: dt.datetime | None
+    in_effect: bool  # whether the check would allow contact now
+    blocked_by: tuple[Reason, ...]  # what stops a grant from taking effect (an objection, an opt-out...)
+    manageable: bool  # the signed-in contact point can record consent for this channel
+    lift_contact_refusal: bool  # a refusal stands on the signed-in contact point: a grant must lift it too
+
+    @property
+    def granted(self) -> bool:
+        return self.status == "granted"
+
+
+@dataclass(frozen=True)
+class PurposeConsents:
+    purpose: Purpose
+    notice: NoticeVersion | None
+    channels: tuple[ChannelConsent, ...]
+
+
+@dataclass(frozen=True)
+class PurposeObjection:
+    purpose: Purpose
+    objected: StateView | None
+
+
+@dataclass(frozen=True)
+class PortalConsents:
+    consents: list[PurposeConsents]
+    objections: list[PurposeObjection]
+    marketing_objection: StateView | None
+
+
+def purposes_active() -> list[Purpose]:
+    """The catalogue people are told about: every active purpose, by code."""
+    return list(Purpose.objects.filter(is_active=True).order_by("code"))
+
+
+def purpose_active(*, code: str) -> Purpose | None:
+    return Purpose.objects.filter(code=code, is_active=True).first() if code else None
+
+
+def notice_versions_shown(
+    *, purposes: Sequence[Purpose], language: str, now: dt.datetime | None = None
+) -> dict[int, NoticeVersion]:
+    """Per purpose id: the newest published text of a notice linked to it, in ``language``, else in pt-br.
+
+    Two queries whatever the number of purposes."""
+    now = now or timezone.now()
+    links = Notice.purposes.through.objects.filter(purpose_id__in=[purpose.pk for purpose in purposes])
+    notices_of: dict[int, set[int]] = {}
+    for purpose_id, notice_id in links.values_list("purpose_id", "notice_id"):
+        notices_of.setdefault(purpose_id, set()).add(notice_id)
+    if not notices_of:
+        return {}
+    languages = list(dict.fromkeys([language, PORTAL_NOTICE_FALLBACK]))
+    newest: dict[tuple[int, str], NoticeVersion] = {}
+    versions = NoticeVersion.objects.filter(
+        notice_id__in={notice for notices in notices_of.values() for notice in notices},
+        language__in=languages,
+        published_at__lte=now,
+    ).order_by("published_at", "version", "pk")
+    for version in versions:
+        newest[version.notice_id, version.language] = version  # ascending: the last one wins
+    shown: dict[int, NoticeVersion] = {}
+    for purpose_id, notices in notices_of.items():
+        for wanted in languages:
+            candidates = [newest[notice, wanted] for notice in notices if (notice, wanted) in newest]
+            if candidates:
+                shown[purpose_id] = max(candidates, key=lambda version: (version.published_at, version.version))
+                break
+    return shown
+
+
+def notice_version_of_purpose(
+    *, purpose: Purpose, notice_version_id: Any, now: dt.datetime | None = None
+) -> NoticeVersion | None:
+    """The notice version if it is a published text of a notice linked to the purpose; None otherwise."""
+    try:
+        pk = int(notice_version_id)
+    except (TypeError, ValueError):
+        return None
+    return NoticeVersion.objects.filter(
+        pk=pk, notice__purposes=purpose, published_at__lte=now or timezone.now()
+    ).first()
+
+
+def owner_consent_states(*, owner: ConsentOwner) -> list[StateView]:
+    """Every projection row of the person (their subject, and their contact point), in one query."""
+    scope = Q(contact_kind=owner.contact_kind, contact_index=owner.contact_index)
+    if owner.subject_id is not None:
+        scope |= Q(subject_id=owner.subject_id, contact_index__isnull=True)
+    return [
+        StateView(
+            owner=owner.contact_chain if row["contact_index"] is not None else f"s:{row['subject_id']}",
+            purpose_code=row["purpose_code"],
+            channel=row["channel"],
+            status=row["status"],
+            occurred_at=row["occurred_at"],
+            event_id=str(row["last_event_id"]),
+            valid_until=row["valid_until"],
+            method=row["method"],
+            actor_kind=row["actor_kind"],
+            given_by_minor=row["given_by_minor"],
+        )
+        for row in ConsentState.objects.filter(scope).values(*_STATE_COLUMNS)
+    ]
+
+
+def _portal_rule(purpose: Purpose) -> PurposeRule:
+    return PurposeRule(
+        code=purpose.code,
+        is_active=purpose.is_active,
+        channels=frozenset(purpose.channels),
+        lgpd_basis=purpose.lgpd_basis,
+        gdpr_basis=purpose.gdpr_basis,
+        consent_bases=frozenset(CONSENT_BASES),
+        legitimate_interest_bases=frozenset(LEGITIMATE_INTEREST_BASES),
+        direct_marketing=purpose.direct_marketing,
+        sale_or_share=purpose.sale_or_share,
+        minors_need_guardian=purpose.minors_need_guardian,
+    )
+
+
+def _effective_status(state: StateView | None, now: dt.datetime) -> str:
+    if state is None:
+        return ""
+    if state.status == "granted" and state.valid_until is not None and state.valid_until <= now:
+        return "expired"
+    return state.status
+
+
+def _latest_per_owner(states: Iterable[StateView]) -> dict[str, StateView]:
+    latest: dict[str, StateView] = {}
+    for state in states:
+        if state.owner not in latest or state.occurred_at > latest[state.owner].occurred_at:
+            latest[state.owner] = state
+    return latest
+
+
+def _answer(states: list[StateView], now: dt.datetime) -> StateView | None:
+    """As the check reads it: per owner the latest, across owners any refusal stands (the strictest)."""
+    candidates = list(_latest_per_owner(states).values())
+    for status in NEGATIVE:
+        for state in candidates:
+            if _effective_status(state, now) == status:
+                return state
+    return max(candidates, key=lambda state: state.occurred_at, default=None)
+
+
+def _channel_consent(
+    purpose: Purpose, channel: str, owner: ConsentOwner, states: list[StateView], now: dt.datetime
+) -> ChannelConsent:
+    relevant = [state for state in states if state.purpose_code == purpose.code and state.channel in {channel, ALL}]
+    answer = _answer(relevant, now)
+    status = _effective_status(answer, now)
+    decision = decide(
+        _portal_rule(purpose),
+        channel,
+        # Both regimes: a purpose that needs consent under either law is offered as consent.
+        Situation(known=True, regimes=("gdpr", "lgpd"), states=tuple(states)),
+        now,
+    )
+    # What the status itself explains is not repeated; the rest is what stops the answer taking effect.
+    explained = {Reason.NO_RECORD, Reason.GRANTED, Reason.LEGITIMATE_INTEREST, Reason.OTHER_LEGAL_BASIS}
+    explained |= {_STATUS_REASON.get(status, Reason.NO_RECORD)}
+    if status == "objected":
+        explained.add(Reason.GPC_OPT_OUT)
+    blocked_by = tuple(reason for reason in decision.reasons if reason not in explained)
+    contact_state = _latest_per_owner(state for state in relevant if state.owner == owner.contact_chain).get(
+        owner.contact_chain
+    )
+    contact_refused = _effective_status(contact_state, now) in NEGATIVE
+    return ChannelConsent(
+        channel=channel,
+        status=status,
+        since=answer.occurred_at if answer else None,
+        valid_until=answer.valid_until if answer and status == "granted" else None,
+        in_effect=decision.allowed,
+        blocked_by=blocked_by,
+        manageable=owner.reaches(channel),
+        lift_contact_refusal=(
+            owner.subject_id is not None
+            and contact_refused
+            and CONTACT_KIND_OF_CHANNEL.get(channel, owner.contact_kind) == owner.contact_kind
+        ),
+    )
+
+
+def channel_consent(
+    *, owner: ConsentOwner, purpose: Purpose, channel: str, now: dt.datetime | None = None
+) -> ChannelConsent:
+    """The person's answer for one purpose on one channel, as the consents page shows it."""
+    return _channel_consent(purpose, channel, owner, owner_consent_states(owner=owner), now or timezone.now())
+
+
+def portal_consents(*, owner: ConsentOwner, language: str, now: dt.datetime | None = None) -> PortalConsents:
+    """The consents page of one person: per consent purpose and channel, their answer and what it does;
+    the purposes they may object to; and whether they objected to all direct marketing.
+
+    A fixed handful of queries (purposes, notice links, notice texts, states), however long the catalogue."""
+    now = now or timezone.now()
+    purposes = purposes_active()
+    consent_purposes = [purpose for purpose in purposes if purpose.needs_consent]
+    notices = notice_versions_shown(purposes=consent_purposes, language=language, now=now)
+    states = owner_consent_states(owner=owner)
+    marketing = [
+        state
+        for state in states
+        if state.purpose_code == ALL and state.channel == ALL and state.status == "objected" and state.method != "gpc"
+    ]
+    return PortalConsents(
+        consents=[
+            PurposeConsents(
+                purpose=purpose,
+                notice=notices.get(purpose.pk),
+                channels=tuple(
+                    _channel_consent(purpose, channel, owner, states, now)
+                    for channel in purpose.channels
+                    if channel != ALL
+                ),
+            )
+            for purpose in consent_purposes
+        ],
+        objections=[
+            PurposeObjection(
+                purpose=purpose,
+                objected=max(
+                    (state for state in states if state.purpose_code == purpose.code and state.status == "objected"),
+                    key=lambda state: state.occurred_at,
+                    default=None,
+                ),
+            )
+            for purpose in purposes
+            if purpose.lgpd_basis in LEGITIMATE_INTEREST_BASES or purpose.gdpr_basis in LEGITIMATE_INTEREST_BASES
+        ],
+        marketing_objection=min(marketing, key=lambda state: state.occurred_at, default=None),
+    )
+
+
+def owner_consent_history(*, owner: ConsentOwner) -> QuerySet[ConsentEvent]:
+    """Every ledger event of the person, newest first, with the notice text each grant was given on."""
+    return (
+        ConsentEvent.objects.filter(chain__in=owner.chains)
+        .select_related("notice_version")
+        .order_by("-occurred_at", "-recorded_at", "-sequence")
+    )

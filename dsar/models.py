@@ -120,6 +120,9 @@ class DataRequest(models.Model):
     verification_outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True, default="")
     verified_at = models.DateTimeField(null=True, blank=True)
     authority_proven = models.BooleanField(default=False, help_text="A representative's proof was checked.")
+    # Blind index of the contact point the requester proved by signing in to the portal: the portal lists a
+    # person's requests with one indexed equality lookup, and never needs the address in clear to do it.
+    requester_index = models.BinaryField(max_length=32, null=True, blank=True, editable=False, db_index=True)
 
     due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     internal_target = models.DateField(null=True, blank=True)
@@ -280,3 +283,34 @@ class ExportPackage(models.Model):
 
     def key_context(self) -> bytes:
         return f"c360.dek|dsar.exportpackage|{self.id}".encode()
+
+
+class RequestDocument(models.Model):
+    """A file the requester sent with the request (a representative's proof of authority).
+
+    The bytes live in a file under ``C360_FILES_DIR``, encrypted under the request's own data key
+    (``RequestKey``) and bound to this row's id: shredding the request's key makes the file unreadable.
+    Only what staff need to check it is kept in clear: kind, detected type, size and SHA-256 (never the
+    file name the person's computer gave it, which often holds a name).
+    """
+
+    class Kind(models.TextChoices):
+        PROOF_OF_AUTHORITY = "proof_of_authority", "Proof of authority (power of attorney, guardianship)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    request = models.ForeignKey(DataRequest, on_delete=models.CASCADE, related_name="documents")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    content_type = models.CharField(max_length=64, help_text="Detected from the file's first bytes.")
+    size = models.PositiveIntegerField(help_text="Bytes of the clear file.")
+    sha256 = models.CharField(max_length=64, help_text="Of the clear file.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ("request", "created_at")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.request_id}"
+
+    def file_context(self) -> bytes:
+        """Associated data binding the encrypted file to this row (a file moved to another row fails)."""
+        return f"c360.file|dsar.requestdocument|{self.request_id}|{self.id}".encode()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import smtplib
+
 from celery import shared_task
 from django.conf import settings
 
 from dsar.services.execution import RetryLater, request_task_run
 from dsar.services.requests import requests_flag_overdue, requests_remind
+
+# A mail server that is down or busy is worth another try; a refused address or a bad message is not.
+_MAIL_RETRYABLE = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError)
 
 
 @shared_task(name="dsar.run_task", bind=True, acks_late=True, max_retries=None)
@@ -26,3 +31,33 @@ def request_task_run_task(self, task_id: int) -> str:  # noqa: ANN001
 @shared_task(name="dsar.deadlines")
 def requests_deadlines_task() -> dict[str, int]:
     return {"reminded": requests_remind(), "overdue": requests_flag_overdue()}
+
+
+@shared_task(
+    name="dsar.mail_received",
+    acks_late=True,
+    autoretry_for=_MAIL_RETRYABLE,
+    retry_backoff=60,
+    retry_backoff_max=3600,
+    max_retries=8,
+)
+def request_received_mail_task(request_id: str) -> bool:
+    """The acknowledgment mail of a request: the task gets the id, the service decrypts the address."""
+    from dsar.services.notifications import request_mail_received
+
+    return request_mail_received(request_id=request_id)
+
+
+@shared_task(
+    name="dsar.mail_answered",
+    acks_late=True,
+    autoretry_for=_MAIL_RETRYABLE,
+    retry_backoff=60,
+    retry_backoff_max=3600,
+    max_retries=8,
+)
+def request_answered_mail_task(request_id: str) -> bool:
+    """The "your request was answered" mail (a link to the portal page, never the data)."""
+    from dsar.services.notifications import request_mail_answered
+
+    return request_mail_answered(request_id=request_id)

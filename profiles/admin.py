@@ -25,7 +25,16 @@ from c360.lib.errors import ApplicationError
 from c360.lib.history import Actor
 from c360.lib.identifiers import IdentifierError, IdentifierKind, normalise
 
-from .models import MatchSuggestion, MergeDecision, Source, SourceRecord, Subject, SubjectAccess, index_kind
+from .models import (
+    MatchSuggestion,
+    MergeDecision,
+    PortalLogin,
+    Source,
+    SourceRecord,
+    Subject,
+    SubjectAccess,
+    index_kind,
+)
 from .selectors import record_errors, subject_masked
 from .services.ingestion import record_reprocess, record_reveal, source_save
 from .services.merges import subject_split, suggestion_accept, suggestion_reject
@@ -295,6 +304,35 @@ class SubjectAccessAdmin(admin.ModelAdmin):
     @admin.display(description="fields")
     def field_list(self, access: SubjectAccess) -> str:
         return ", ".join(access.fields)
+
+
+@admin.register(PortalLogin)
+class PortalLoginAdmin(admin.ModelAdmin):
+    """Portal sign-ins, as security evidence: when, how, whether used. No contact point is shown."""
+
+    list_display = ("created_at", "channel", "subject_id", "redeemed_at", "failed_attempts", "ended_at")
+    list_filter = ("channel", "created_at")
+    fields = (
+        "id",
+        "channel",
+        "contact_kind",
+        "subject",
+        "language",
+        "created_at",
+        "expires_at",
+        "failed_attempts",
+        "redeemed_at",
+        "session_expires_at",
+        "ended_at",
+    )
+    readonly_fields = fields
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: PortalLogin | None = None) -> bool:
+        return False
 
 
 # ---------------------------------------------------------------- sources, records, identity decisions

@@ -385,3 +385,52 @@ class MatchBlock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject_a_id} / {self.subject_b_id} never merged ({self.reason})"
+
+
+# ---------------------------------------------------------------- portal sign-in
+
+
+class PortalLogin(models.Model):
+    """One sign-in to the self-service portal: a magic link (email) or a one-time code (SMS).
+
+    Only the SHA-256 of the secret is stored. The contact point is kept encrypted under the login's own
+    key (a request filed in the session needs it) and as a blind index (to find the person's requests
+    and consents). Once redeemed, the row anchors the session: the browser's session holds only its id.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Magic link by email"
+        SMS = "sms", "One-time code by SMS"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    contact_kind = models.CharField(max_length=8)
+    contact_index = models.BinaryField(max_length=32, editable=False)
+    contact_enc = EncryptedField()
+    # The secret itself, encrypted, only until the mail or SMS carrying it has gone out.
+    secret_enc = EncryptedField()
+    subject = models.ForeignKey(Subject, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    secret_sha256 = models.CharField(max_length=64, unique=True, editable=False)
+    language = models.CharField(max_length=8, default="pt-br")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    session_expires_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=["contact_index", "created_at"], name="portal_login_contact")]
+
+    def __str__(self) -> str:
+        return f"portal sign-in {self.id} ({self.channel})"
+
+
+class PortalLoginKey(WrappedDataKey):
+    """The sign-in's data key; shredded when the session ends, so the contact point goes with it."""
+
+    login = models.OneToOneField(PortalLogin, primary_key=True, on_delete=models.CASCADE, related_name="key")
+
+    def key_context(self) -> bytes:
+        return f"c360.dek|profiles.portallogin|{self.login_id}".encode()

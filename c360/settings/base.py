@@ -56,11 +56,29 @@ C360_DSAR_MAX_ATTEMPTS = envint("C360_DSAR_MAX_ATTEMPTS", 5, minimum=1)
 C360_DSAR_RETRY_BASE_SECONDS = envint("C360_DSAR_RETRY_BASE_SECONDS", 30, minimum=0)
 C360_DSAR_LINK_LIFETIME = timedelta(hours=envint("C360_DSAR_LINK_HOURS", 72, minimum=1))
 C360_DPO_EMAIL = envstr("C360_DPO_EMAIL", "") or ""
+# Who the portal names as controller and encarregado/DPO (LGPD Art. 41 §1, GDPR Art. 13(1)(a)-(b)).
+C360_CONTROLLER_NAME = envstr("C360_CONTROLLER_NAME", "Loja Exemplo Comércio Ltda") or "Loja Exemplo Comércio Ltda"
+C360_DPO_NAME = envstr("C360_DPO_NAME", "Encarregado de Proteção de Dados") or "Encarregado de Proteção de Dados"
+# The address people reach the portal at, for the links in mails.
+C360_PUBLIC_URL = (envstr("C360_PUBLIC_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+C360_PORTAL_LINK_MINUTES = envint("C360_PORTAL_LINK_MINUTES", 15, minimum=1)
+C360_PORTAL_SESSION_MINUTES = envint("C360_PORTAL_SESSION_MINUTES", 30, minimum=5)
+C360_PORTAL_RATE_PER_CONTACT = envstr("C360_PORTAL_RATE_PER_CONTACT", "5/h")
+C360_PORTAL_RATE_PER_IP = envstr("C360_PORTAL_RATE_PER_IP", "30/h")
+C360_PORTAL_FAILURES_PER_IP = envstr("C360_PORTAL_FAILURES_PER_IP", "10/15m")
+# Sign-in rows (hashes, blind index, encrypted contact) are kept this long as security evidence, then deleted.
+C360_PORTAL_LOGIN_RETENTION_DAYS = envint("C360_PORTAL_LOGIN_RETENTION_DAYS", 30, minimum=1)
+C360_PORTAL_UPLOAD_MAX_BYTES = envint("C360_PORTAL_UPLOAD_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+# An access or portability request verified by a portal session is released to the person as soon as
+# its package is built; off, the DPO releases every package.
+C360_DSAR_AUTO_RELEASE = envbool("C360_DSAR_AUTO_RELEASE", default=True)
+C360_SMS_SENDER = envstr("C360_SMS_SENDER", "c360.lib.sms.ConsoleSender" if C360_DEMO else "c360.lib.sms.OutboxSender")
 # Mail: SMTP from EMAIL_* in production; the demo prints mails (double opt-in links, reminders) to the console.
 EMAIL_BACKEND = envstr(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend" if C360_DEMO else "django.core.mail.backends.smtp.EmailBackend",
 )
+EMAIL_FILE_PATH = envstr("EMAIL_FILE_PATH")  # the file-based backend's folder (benchmarks, staging)
 EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
 EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "") or ""
@@ -97,6 +115,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "simple_history",
+    "django_ratelimit",
     "c360.access",
     "profiles",
     "consent",
@@ -115,6 +134,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "c360.lib.csp.ContentSecurityPolicyMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
@@ -132,6 +152,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "profiles.portal.portal_context",
             ],
         },
     },
@@ -173,11 +194,34 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_HSTS_SECONDS = 0 if (DEBUG or C360_DEMO) else envint("SECURE_HSTS_SECONDS", 31536000, minimum=0)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("C360_BEHIND_PROXY") else None
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "c360.views.csrf_failure"
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not (DEBUG or C360_DEMO)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", default=False)
+# Strict policy everywhere the portal is: no inline script or style, nothing from other origins.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+# Rate limits live in the default cache: Redis (CACHE_URL) in production. The in-process cache of the
+# demo and tests is enough for one process, which is why its check is silenced.
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_VIEW = "c360.views.rate_limited"
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 # ---------------------------------------------------------------- i18n
 LANGUAGE_CODE = "pt-br"
 LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English"), ("es", "Español")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "c360" / "locale"]
 TIME_ZONE = envstr("TIME_ZONE", "America/Sao_Paulo")
 USE_I18N = True
 USE_TZ = True
@@ -185,6 +229,7 @@ USE_TZ = True
 # ---------------------------------------------------------------- static files
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "c360" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -240,6 +285,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "consent-expiry": {"task": "consent.expire", "schedule": 3600.0},
     "consent-ledger-checkpoint": {"task": "consent.ledger_checkpoint", "schedule": 86400.0},
     "dsar-deadlines": {"task": "dsar.deadlines", "schedule": 3600.0},
+    "portal-logins-purge": {"task": "profiles.portal_logins_purge", "schedule": 86400.0},
 }
 # Workers log through Django's LOGGING (JSON, request ids, the redacting filter), not Celery's own setup.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

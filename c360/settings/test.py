@@ -15,6 +15,7 @@ os.environ.setdefault(
 )
 os.environ.setdefault("C360_INDEX_KEY", "HrKSpb61cbhELKlG31I3hEcasnVgr7a0-pt7cBrWKX8=")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+os.environ.setdefault("C360_DPO_EMAIL", "encarregado@loja-exemplo.com.br")
 os.environ.setdefault("C360_RECEIPT_SIGNING_KEY", "KNOxSFB6lhIG37jt6kpyb2hwleLKy-rJCJbGB2AlMzg=")
 
 

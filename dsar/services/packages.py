@@ -23,14 +23,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from c360.lib.crypto import WrappedKey, data_key_create, data_key_open, decrypt_stream, encrypt_stream
+from c360.lib.crypto import DataKey, WrappedKey, data_key_create, data_key_open, decrypt_stream, encrypt_stream
 from c360.lib.errors import Conflict, Gone, NotFound
 from c360.lib.history import Actor, acting_as
 from c360.lib.signing import sign
 from consent.models import Purpose
 from dsar.models import DataRequest, ExportPackage, RequestTask
 from dsar.services.execution import load_export
-from dsar.services.requests import _event
+from dsar.services.requests import _event, request_release_automatically
 
 SUMMARY_TEXT = {
     "pt-br": {
@@ -82,6 +82,26 @@ SUMMARY_TEXT = {
         " consentimiento. Puede reclamar ante una autoridad de control.",
     },
 }
+
+
+def sealed_file_write(path: Path, content: bytes, *, data_key: DataKey, context: bytes) -> None:
+    """Write ``content`` encrypted at rest (``encrypt_stream`` chunks bound to ``context``).
+
+    Written to a ``.partial`` file then renamed, so a crash never leaves a cut file under the final name.
+    Packages and the requester's documents are stored this way.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as handle:
+        for chunk in encrypt_stream([content], data_key, context=context):
+            handle.write(chunk)
+    partial.replace(path)
+
+
+def sealed_file_read(path: Path, *, data_key: DataKey, context: bytes) -> bytes:
+    """The clear bytes of a file written by ``sealed_file_write``; DecryptionError if it was altered."""
+    with path.open("rb") as handle:
+        return b"".join(decrypt_stream(handle.read, data_key, context=context))
 
 
 def _directory() -> Path:
@@ -216,13 +236,14 @@ def package_build(*, request_id: uuid.UUID | str) -> ExportPackage:
     holder = _holder(package)
     data_key = data_key_create(holder)
     package.wrapped_key, package.kek_version = holder.wrapped_dek, holder.kek_version
-    with _path(package).open("wb") as handle:
-        for chunk in encrypt_stream([buffer.getvalue()], data_key, context=holder.key_context()):
-            handle.write(chunk)
+    sealed_file_write(_path(package), buffer.getvalue(), data_key=data_key, context=holder.key_context())
     system = Actor.system("dsar-packages")
     package.save(force_insert=True)
     with acting_as(system):
         _event(request, system, "package", note=f"{len(files)} file(s), manifest signed")
+    # The person proved the contact point they filed from, asked for themselves and for a download:
+    # the answer is theirs at once (C360_DSAR_AUTO_RELEASE); anything else waits for the DPO.
+    request_release_automatically(request_id=request.id)
     return package
 
 
@@ -255,10 +276,25 @@ def package_download(*, token: str, actor: Actor) -> tuple[ExportPackage, bytes]
     if package.link_expires_at is None or package.link_expires_at < timezone.now():
         raise Gone("This link has expired; ask for a new one.", code="link_expired")
     holder = _holder(package)
-    with _path(package).open("rb") as handle:
-        content = b"".join(decrypt_stream(handle.read, data_key_open(holder), context=holder.key_context()))
+    content = sealed_file_read(_path(package), data_key=data_key_open(holder), context=holder.key_context())
     package.downloaded_at = timezone.now()  # the hash stays, so a second use is told "already used"
     package.save(update_fields=["downloaded_at"])
     with acting_as(actor):
         _event(package.request, actor, "package_downloaded", note="single-use link spent")
     return package, content
+
+
+@transaction.atomic
+def package_download_by_requester(*, request_id: uuid.UUID | str, actor: Actor) -> tuple[ExportPackage, bytes]:
+    """The requester's own download from the portal: a link issued and spent in one transaction.
+
+    The token never leaves this function (it is never shown, mailed or put in a URL). Only an answered
+    (completed) request's package is handed out, once; a second call raises ``Gone``.
+    """
+    request = DataRequest.objects.select_for_update().filter(pk=request_id).first()
+    if request is None:
+        raise NotFound("No request has that id.")
+    if request.status != DataRequest.Status.COMPLETED:
+        raise Conflict("The answer has not been released yet.", code="not_released")
+    token = package_link_issue(request_id=request_id, actor=actor)
+    return package_download(token=token, actor=actor)

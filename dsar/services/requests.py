@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -24,8 +26,18 @@ from c360.lib.history import Actor, acting_as
 from c360.lib.identifiers import IdentifierError, IdentifierKind, normalise
 from dsar import deadlines
 from dsar.calendars import brazil_calendar, eu_member_state_calendar
-from dsar.models import IDENTITY_KINDS, DataRequest, DataSource, RequestEvent, RequestKey, RequestTask, RequestType
+from dsar.models import (
+    IDENTITY_KINDS,
+    DataRequest,
+    DataSource,
+    ExportPackage,
+    RequestEvent,
+    RequestKey,
+    RequestTask,
+    RequestType,
+)
 from profiles.encryption import seal, unseal
+from profiles.models import Subject
 
 logger = logging.getLogger(__name__)
 Status = DataRequest.Status
@@ -41,6 +53,11 @@ COMPLAINT_ROUTES = {
         "A court of law (GDPR Art. 79)",
     ],
 }
+# What the automatic release may hand to a person without a staff review (C360_DSAR_AUTO_RELEASE):
+# a copy of their own data, or whether data about them exists.
+AUTO_RELEASE_TYPES = frozenset(
+    {RequestType.ACCESS, RequestType.PORTABILITY, RequestType.SHARING_INFO, RequestType.CONFIRMATION}
+)
 # Deadline engine names for the request types whose wording differs.
 _DEADLINE_TYPES = {
     RequestType.RECTIFICATION: deadlines.RequestType.CORRECTION,
@@ -141,8 +158,15 @@ def request_create(
     language: str = "pt-br",
     details: Mapping[str, Any] | None = None,
     small_agent: bool = False,
+    subject_id: uuid.UUID | None = None,
+    requester_index: bytes | None = None,
 ) -> DataRequest:
-    """Register a request as it arrives (``received_at``: first arrival at any channel, kept when re-routed)."""
+    """Register a request as it arrives (``received_at``: first arrival at any channel, kept when re-routed).
+
+    ``requester_index`` is the blind index of a contact point the requester proved (a portal sign-in):
+    the portal shows the request to whoever proves it again. With a ``contact_email``, the
+    acknowledgment with the protocol number is mailed once the request is committed (LEGAL R-01).
+    """
     now = timezone.now()
     received_at = received_at or now
     errors: dict[str, list[str]] = {}
@@ -174,6 +198,8 @@ def request_create(
         requester=requester,
         language=language,
         small_agent=small_agent,
+        subject_id=subject_id,
+        requester_index=requester_index,
     )
     key = RequestKey(request=request)
     data_key = data_key_create(key)
@@ -189,7 +215,19 @@ def request_create(
         _event(request, actor, "transition", to=Status.AWAITING_VERIFICATION)
         request.save(update_fields=["status"])
     logger.info("DSAR %s (%s) received via %s", request.protocol, request_type, intake_channel)
+    if contact_email:
+        _mail_on_commit("received", request.id)
     return request
+
+
+def _mail_on_commit(kind: str, request_id: uuid.UUID) -> None:
+    """Queue a mail to the requester after commit. The task gets the request id only (no personal data
+    in broker messages) and decrypts the address itself. A mail that cannot be queued never undoes the
+    request: ``robust`` logs the failure instead of raising it into the caller."""
+    from dsar.tasks import request_answered_mail_task, request_received_mail_task
+
+    task = request_received_mail_task if kind == "received" else request_answered_mail_task
+    transaction.on_commit(lambda: task.delay(str(request_id)), robust=True)
 
 
 def request_identities(request: DataRequest) -> list[dict[str, str]]:
@@ -280,6 +318,9 @@ def request_join(*, request_id: uuid.UUID | str) -> DataRequest:
         from dsar.services.packages import package_build
 
         transaction.on_commit(lambda: package_build(request_id=request.id))
+    elif request.operation == "locate":
+        # A confirmation needs no package: the per-source answer is in the summary (LGPD Art. 19 I: at once).
+        return request_release_automatically(request_id=request.id) or request
     return request
 
 
@@ -292,7 +333,48 @@ def request_complete(*, request_id: uuid.UUID | str, actor: Actor, note: str = "
     with acting_as(actor):
         _event(request, actor, "transition", to=Status.COMPLETED, note=note[:500])
         request.save()
+    if _has_contact_email(request):
+        _mail_on_commit("answered", request.id)
     return request
+
+
+def _has_contact_email(request: DataRequest) -> bool:
+    return request.contact_email_enc is not None  # an empty address is stored as no ciphertext at all
+
+
+def request_auto_release_allowed(request: DataRequest) -> bool:
+    """Whether the answer may go to the person without a staff review (``C360_DSAR_AUTO_RELEASE``).
+
+    Only for a copy of the person's own data or a confirmation, asked by the data subject themselves
+    (never a representative: their authority is checked by a person), filed in the portal from a contact
+    point they proved in that session, and answered electronically (a printed letter is the DPO's).
+    """
+    if not settings.C360_DSAR_AUTO_RELEASE or request.request_type not in AUTO_RELEASE_TYPES:
+        return False
+    if request.requester != DataRequest.Requester.SUBJECT or request.requester_index is None:
+        return False
+    if (
+        request.verification_method != DataRequest.Verification.PORTAL_SESSION
+        or request.verification_outcome != DataRequest.Outcome.VERIFIED
+    ):
+        return False
+    return request_details(request).get("answer_format", "electronic") == "electronic"
+
+
+@transaction.atomic
+def request_release_automatically(*, request_id: uuid.UUID | str) -> DataRequest | None:
+    """Complete a request in review when the automatic-release rule allows it (an export once its package
+    is built); None when the DPO must sign it off."""
+    request = _locked(request_id)
+    if request.status != Status.IN_REVIEW or not request_auto_release_allowed(request):
+        return None
+    if request.operation == "export" and not ExportPackage.objects.filter(request=request).exists():
+        return None
+    return request_complete(
+        request_id=request.id,
+        actor=Actor.system("dsar-auto-release"),
+        note="released automatically to the verified requester",
+    )
 
 
 @transaction.atomic
@@ -319,6 +401,8 @@ def request_reject(*, request_id: uuid.UUID | str, reason: str, text: str, actor
     with acting_as(actor):
         _event(request, actor, "transition", to=Status.REJECTED, note=reason)
         request.save()
+    if _has_contact_email(request):
+        _mail_on_commit("answered", request.id)
     return request
 
 
@@ -417,3 +501,89 @@ def _mail_dpo(request: DataRequest, days_left: int) -> None:
         from_email=None,
         recipient_list=[settings.C360_DPO_EMAIL],
     )
+
+
+# ---------------------------------------------------------------- the portal
+
+
+@dataclass(frozen=True)
+class PortalDocument:
+    """A file sent with a portal request, already checked by the form (type from its magic bytes)."""
+
+    kind: str
+    content_type: str
+    content: bytes
+
+
+def request_file_in_portal(
+    *,
+    request_type: str,
+    requester: str,
+    contact_kind: str,
+    contact_value: str,
+    contact_index: bytes,
+    subject_id: uuid.UUID | None,
+    language: str,
+    details: Mapping[str, Any],
+    actor: Actor,
+    requester_name: str = "",
+    represented_identities: Sequence[Mapping[str, Any]] = (),
+    documents: Sequence[PortalDocument] = (),
+) -> DataRequest:
+    """File a request from a signed-in portal session, store its documents and verify it, atomically.
+
+    The session proved the contact point: that is the identity check (EDPB GL 01/2022 §3.3, no ID copy
+    by default), so the request starts at once. A representative or guardian also proved their own
+    contact point, but the request is about someone else: it waits until staff check the proof of
+    authority (``request_verify`` refuses to start it before). Regimes are the controller's: the
+    subject's own, else ``C360_DEFAULT_REGIMES``. If anything fails, no row and no file is left.
+    """
+    from dsar.services.documents import document_path, document_store
+
+    for_self = requester == DataRequest.Requester.SUBJECT
+    if not for_self and not documents:
+        raise ValidationFailed("A proof of authority is needed.", errors={"proof": ["Attach the proof."]})
+    regimes = list(settings.C360_DEFAULT_REGIMES)
+    if for_self and subject_id is not None:
+        regimes = Subject.objects.filter(pk=subject_id).values_list("regimes", flat=True).first() or regimes
+    if for_self:
+        identities = [{"kind": contact_kind, "value": contact_value}]
+        if subject_id is not None:
+            identities.append({"kind": "subject_id", "value": str(subject_id)})
+    else:
+        identities = [dict(item) for item in represented_identities]
+    written: list[Path] = []
+    try:
+        with transaction.atomic():
+            request = request_create(
+                request_type=request_type,
+                regimes=regimes,
+                intake_channel="portal",
+                identities=identities,
+                actor=actor,
+                requester=requester,
+                requester_name=requester_name,
+                contact_email=contact_value if contact_kind == "email" else "",
+                language=language,
+                details=details,
+                subject_id=subject_id if for_self else None,
+                requester_index=contact_index,
+            )
+            for document in documents:
+                stored = document_store(
+                    request=request,
+                    kind=document.kind,
+                    content_type=document.content_type,
+                    content=document.content,
+                    actor=actor,
+                )
+                written.append(document_path(stored))
+            request = request_verify(
+                request_id=request.id, method=DataRequest.Verification.PORTAL_SESSION, verified=True, actor=actor
+            )
+    except BaseException:
+        # The rows rolled back with the transaction; the files are outside it and go by hand.
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return request

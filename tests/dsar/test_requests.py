@@ -99,7 +99,8 @@ def test_a_request_gets_a_protocol_a_legal_deadline_and_waits_for_verification(s
     assert request.status == Status.AWAITING_VERIFICATION
     assert request.due_at.date() == dt.date(2026, 9, 4)  # LGPD 15 days beats GDPR one month
     assert request.deadline["governing_regime"] == "lgpd"
-    assert [event.kind for event in RequestEvent.objects.filter(request=request)] == ["received", "transition"]
+    # The acknowledgment to the contact email is recorded too (LEGAL R-01), once the request committed.
+    assert [event.kind for event in RequestEvent.objects.filter(request=request)] == ["received", "transition", "mail"]
     assert new_request().protocol != request.protocol
 
 

@@ -104,6 +104,24 @@ PURPOSES: tuple[dict[str, Any], ...] = (
         "channels": [Channel.EMAIL, Channel.SMS, Channel.WHATSAPP],
         "direct_marketing": True,
         "validity_days": 730,
+        "data_categories": ["name", "contact", "engagement"],
+        "retention": {
+            "pt-br": "Enquanto o consentimento valer (até 2 anos, quando pedimos de novo); depois da retirada, só a "
+            "prova do consentimento fica guardada, por 5 anos.",
+            "en": "While your consent lasts (up to 2 years, when we ask again); after you withdraw it, only the proof "
+            "of consent is kept, for 5 years.",
+            "es": "Mientras dure su consentimiento (hasta 2 años, cuando volvemos a preguntar); tras retirarlo, solo "
+            "se guarda la prueba del consentimiento, durante 5 años.",
+        },
+        "recipients": [
+            {"name": "Envios Digitais Ltda.", "role": "processor", "country": "BR"},
+            {"name": "Mensageria Global Inc.", "role": "processor", "country": "US"},
+        ],
+        "refusal_consequences": {
+            "pt-br": "Você não recebe a newsletter. Nada muda nas suas compras, no atendimento nem nos preços.",
+            "en": "You do not get the newsletter. Nothing changes in your purchases, customer service or prices.",
+            "es": "No recibe el boletín. Nada cambia en sus compras, en la atención ni en los precios.",
+        },
     },
     {
         "code": "marketing.offers",
@@ -117,6 +135,27 @@ PURPOSES: tuple[dict[str, Any], ...] = (
         "gdpr_basis": GdprBasis.CONSENT,
         "channels": [Channel.EMAIL, Channel.SMS, Channel.PUSH],
         "direct_marketing": True,
+        "data_categories": ["name", "contact", "purchases", "preferences", "device"],
+        "retention": {
+            "pt-br": "As compras usadas para escolher as ofertas: 2 anos a partir de cada compra. A prova do "
+            "consentimento: 5 anos após a retirada.",
+            "en": "The purchases used to choose offers: 2 years from each purchase. The proof of consent: 5 years "
+            "after you withdraw it.",
+            "es": "Las compras usadas para elegir las ofertas: 2 años desde cada compra. La prueba del "
+            "consentimiento: 5 años después de retirarlo.",
+        },
+        "recipients": [
+            {"name": "Envios Digitais Ltda.", "role": "processor", "country": "BR"},
+            {"name": "NotificaApp Serviços Ltda.", "role": "processor", "country": "BR"},
+        ],
+        "refusal_consequences": {
+            "pt-br": "Você não recebe ofertas escolhidas a partir das suas compras. Preços, condições e cupons "
+            "públicos continuam os mesmos para você.",
+            "en": "You get no offers chosen from your purchases. Prices, terms and public vouchers stay the same "
+            "for you.",
+            "es": "No recibe ofertas elegidas a partir de sus compras. Los precios, las condiciones y los cupones "
+            "públicos siguen siendo los mismos para usted.",
+        },
     },
     {
         "code": "marketing.postal",
@@ -131,6 +170,23 @@ PURPOSES: tuple[dict[str, Any], ...] = (
         "channels": [Channel.POST, Channel.EMAIL],
         "direct_marketing": True,
         "lia_reference": "LIA-2026-03: ofertas por correio a clientes ativos (DPO, revisão anual)",
+        "data_categories": ["name", "address", "purchases"],
+        "retention": {
+            "pt-br": "Enquanto você for cliente ativo (uma compra nos últimos 2 anos); depois, seu endereço sai da "
+            "lista de envio.",
+            "en": "While you are an active customer (a purchase in the last 2 years); after that, your address "
+            "leaves the mailing list.",
+            "es": "Mientras sea cliente activo (una compra en los últimos 2 años); después, su dirección sale de la "
+            "lista de envío.",
+        },
+        "recipients": [
+            {"name": "Gráfica e Postagem Exemplo Ltda.", "role": "processor", "country": "BR"},
+        ],
+        "refusal_consequences": {
+            "pt-br": "Se você se opuser, paramos de enviar catálogos e ofertas por correio. Nada mais muda.",
+            "en": "If you object, we stop sending catalogues and offers by post. Nothing else changes.",
+            "es": "Si se opone, dejamos de enviarle catálogos y ofertas por correo. Nada más cambia.",
+        },
     },
     {
         "code": "partners.share",
@@ -148,6 +204,31 @@ PURPOSES: tuple[dict[str, Any], ...] = (
         "gdpr_basis": GdprBasis.CONSENT,
         "channels": [Channel.EMAIL, Channel.PAID_MEDIA],
         "sale_or_share": True,
+        "data_categories": ["name", "email", "preferences"],
+        "retention": {
+            "pt-br": "Enviamos seu e-mail aos parceiros uma vez por mês enquanto o consentimento valer; cada "
+            "parceiro apaga os dados até 30 dias depois da retirada.",
+            "en": "We send your email to the partners once a month while your consent lasts; each partner deletes "
+            "it within 30 days after you withdraw.",
+            "es": "Enviamos su correo a los socios una vez al mes mientras dure su consentimiento; cada socio lo "
+            "borra en un plazo de 30 días tras la retirada.",
+        },
+        "recipients": [
+            {"name": "Viagens Parceiras Exemplo S.A.", "role": "controller", "country": "BR"},
+            {
+                "name": "Mídia Social Exemplo Ireland Ltd.",
+                "role": "joint_controller",
+                "country": "IE",
+            },
+        ],
+        "refusal_consequences": {
+            "pt-br": "Não compartilhamos seus dados com parceiros. Você continua recebendo nossas ofertas, se as "
+            "autorizou, e nada muda nas suas compras.",
+            "en": "We do not share your data with partners. You still get our own offers if you allowed them, and "
+            "nothing changes in your purchases.",
+            "es": "No compartimos sus datos con socios. Sigue recibiendo nuestras ofertas, si las autorizó, y nada "
+            "cambia en sus compras.",
+        },
     },
     {
         "code": "service.notices",
@@ -160,8 +241,31 @@ PURPOSES: tuple[dict[str, Any], ...] = (
         "lgpd_basis": LgpdBasis.CONTRACT,
         "gdpr_basis": GdprBasis.CONTRACT,
         "channels": [Channel.EMAIL, Channel.SMS],
+        "data_categories": ["name", "contact", "purchases"],
+        "retention": {
+            "pt-br": "Durante o contrato e por 5 anos após o seu fim (prazos do Código de Defesa do Consumidor e da "
+            "legislação fiscal).",
+            "en": "During the contract and for 5 years after it ends (consumer-protection and tax law periods).",
+            "es": "Durante el contrato y 5 años después de su fin (plazos de la ley de consumo y de la ley fiscal).",
+        },
+        "recipients": [
+            {"name": "Envios Digitais Ltda.", "role": "processor", "country": "BR"},
+            {"name": "Transportadora Exemplo Ltda.", "role": "processor", "country": "BR"},
+        ],
+        "refusal_consequences": {
+            "pt-br": "Estes avisos fazem parte do contrato: sem eles não conseguimos entregar seus pedidos nem "
+            "avisar sobre faturas e mudanças nos termos.",
+            "en": "These notices are part of the contract: without them we cannot deliver your orders or tell you "
+            "about invoices and changes to the terms.",
+            "es": "Estos avisos son parte del contrato: sin ellos no podemos entregar sus pedidos ni avisarle de "
+            "facturas y cambios en los términos.",
+        },
     },
 )
+
+# What people are told about each purpose (the portal's "what we do" page), filled into catalogues loaded
+# before these fields existed.
+PORTAL_FIELDS = ("data_categories", "retention", "recipients", "refusal_consequences")
 
 NOTICE_CODE = "privacy"
 NOTICE_TITLE = "Aviso de privacidade"
@@ -621,6 +725,12 @@ class Command(BaseCommand):
         for spec in PURPOSES:
             if spec["code"] not in existing:
                 purpose_save(purpose=Purpose(**spec, is_active=True), actor=LOADER)
+        specs = {spec["code"]: spec for spec in PURPOSES}
+        for purpose in Purpose.objects.filter(code__in=existing):
+            if not any(getattr(purpose, name) for name in PORTAL_FIELDS):
+                for name in PORTAL_FIELDS:
+                    setattr(purpose, name, specs[purpose.code][name])
+                purpose_save(purpose=purpose, actor=LOADER)
         purposes = list(Purpose.objects.filter(code__in=codes))
         # Notices have no service of their own (the admin writes them): the history still names the loader.
         with acting_as(LOADER), transaction.atomic():
