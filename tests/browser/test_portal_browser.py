@@ -190,3 +190,44 @@ def test_the_portal_is_usable_with_the_keyboard_alone(page, person):
     page.keyboard.type(person.person.email)
     page.keyboard.press("Enter")
     page.wait_for_url("**/portal/sign-in/sent/")
+
+
+A11Y_PAGES = [
+    "/portal/about/",
+    "/portal/",
+    "/portal/my-data/",
+    "/portal/consents/",
+    "/portal/consents/history/",
+    "/portal/requests/",
+    "/portal/requests/new/",
+]
+
+
+@pytest.mark.parametrize("language", ["pt-BR", "en", "es"])
+def test_every_portal_page_passes_axe_wcag_2_1_aa(browser, live_server, person, language):
+    """axe-core (the engine of most accessibility audits) finds no WCAG 2.1 A/AA violation on any page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = browser.new_context(locale=language, base_url=live_server.url)
+    page = context.new_page()
+    axe, found, audited = Axe(), {}, []
+
+    def audit() -> None:
+        results = axe.run(
+            page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+        )
+        audited.append(page.url)
+        if violations := results.response["violations"]:
+            found[page.url] = [(item["id"], [node["target"] for node in item["nodes"]][:3]) for item in violations]
+
+    try:
+        page.goto("/portal/sign-in/")
+        audit()
+        sign_in(page, person.person.email.lower())
+        for path in A11Y_PAGES:
+            page.goto(path)
+            audit()
+        assert found == {}
+        assert len(audited) == len(A11Y_PAGES) + 1
+    finally:
+        context.close()
