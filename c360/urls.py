@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("console/", include("c360.compliance.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("c360.api.urls")),
     path("portal/", include("c360.portal_urls")),

@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "profiles",
     "consent",
     "dsar",
+    "c360.compliance",
 ]
 
 MIDDLEWARE = [
@@ -286,6 +287,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "consent-ledger-checkpoint": {"task": "consent.ledger_checkpoint", "schedule": 86400.0},
     "dsar-deadlines": {"task": "dsar.deadlines", "schedule": 3600.0},
     "portal-logins-purge": {"task": "profiles.portal_logins_purge", "schedule": 86400.0},
+    "retention-run": {"task": "compliance.retention_run", "schedule": 86400.0},
 }
 # Workers log through Django's LOGGING (JSON, request ids, the redacting filter), not Celery's own setup.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
