@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 
 from c360 import health, views
+from c360.access.admin import ConsoleAdminSite
 
+admin.site.__class__ = ConsoleAdminSite  # two factors to sign in (C360_ADMIN_OTP)
 admin.site.site_header = "c360 — privacy and consent"
 admin.site.site_title = "c360"
 admin.site.index_title = "DPO console"

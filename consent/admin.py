@@ -116,7 +116,7 @@ class NoticeVersionAdmin(admin.ModelAdmin):
     readonly_fields = ("text_sha256",)
 
     def has_change_permission(self, request: HttpRequest, obj: NoticeVersion | None = None) -> bool:
-        return obj is None
+        return obj is None and super().has_change_permission(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: NoticeVersion | None = None) -> bool:
         return False

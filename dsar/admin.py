@@ -136,8 +136,11 @@ class DataRequestAdmin(SimpleHistoryAdmin):
         ]
 
     def document_download(self, request: HttpRequest, request_id: uuid.UUID, document_id: uuid.UUID) -> HttpResponse:
-        """A proof document, decrypted for the staff member checking it; each reading is on the trail."""
-        if not self.has_view_permission(request):
+        """A proof document, decrypted for the staff member checking it; each reading is on the trail.
+
+        Only staff who work requests (change permission) check proofs: reading is not enough.
+        """
+        if not self.has_change_permission(request):
             raise PermissionDenied
         if not RequestDocument.objects.filter(pk=document_id, request_id=request_id).exists():
             raise Http404("No such document.")
@@ -153,7 +156,7 @@ class DataRequestAdmin(SimpleHistoryAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    @admin.action(description="Authority proven (proof checked): start the selected requests")
+    @admin.action(description="Authority proven (proof checked): start the selected requests", permissions=["change"])
     def accept_authority(self, request: HttpRequest, queryset: Any) -> None:
         started = 0
         waiting = queryset.filter(
@@ -183,7 +186,7 @@ class DataRequestAdmin(SimpleHistoryAdmin):
     def overdue(self, obj: DataRequest) -> bool:
         return obj.overdue_flagged_at is not None
 
-    @admin.action(description="Retry the failed sources of the selected requests")
+    @admin.action(description="Retry the failed sources of the selected requests", permissions=["change"])
     def retry_failed_sources(self, request: HttpRequest, queryset: Any) -> None:
         retried = 0
         for task in RequestTask.objects.filter(request__in=queryset, status=RequestTask.Status.FAILED):

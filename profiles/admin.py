@@ -252,7 +252,10 @@ class SubjectAdmin(SimpleHistoryAdmin):
         add_never_cache_headers(response)
         return response
 
-    @admin.action(description="Reveal selected subjects (audited)")
+    def has_reveal_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(REVEAL_PERMISSION)
+
+    @admin.action(description="Reveal selected subjects (audited)", permissions=["reveal"])
     def reveal_selected(self, request: HttpRequest, queryset: QuerySet[Subject]) -> HttpResponse | None:
         if not request.user.has_perm(REVEAL_PERMISSION):
             raise PermissionDenied
@@ -466,7 +469,10 @@ class SourceRecordAdmin(SimpleHistoryAdmin):
         add_never_cache_headers(response)
         return response
 
-    @admin.action(description="Re-process selected quarantined records as they are")
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("profiles.change_sourcerecord")
+
+    @admin.action(description="Re-process selected quarantined records as they are", permissions=["reprocess"])
     def reprocess_selected(self, request: HttpRequest, queryset: QuerySet[SourceRecord]) -> None:
         actor = Actor.for_user(request.user)
         results = Counter(

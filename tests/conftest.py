@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from c360.access.services import forget_cached_keys
@@ -121,6 +122,63 @@ def api_key_client(db: None) -> Callable[..., APIClient]:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.plaintext}")
         client.api_key = issued.api_key  # type: ignore[attr-defined]
+        return client
+
+    return make
+
+
+# ---------------------------------------------------------------- staff in the console (two factors)
+
+
+def _second_factor(client: Client, user: Any) -> None:
+    """Mark the client's session as verified by a one-time password, as ``django_otp.login`` does after a
+    correct token (the console refuses sessions signed in with a password alone)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    device, _ = StaticDevice.objects.get_or_create(user=user, name="tests")
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
+@pytest.fixture
+def second_factor(db: None) -> Callable[[Client, Any], None]:
+    """``second_factor(client, user)`` after ``client.force_login(user)``: the session passed 2FA."""
+    return _second_factor
+
+
+@pytest.fixture
+def admin_client(db: None, admin_user: Any) -> Client:
+    """pytest-django's ``admin_client`` (a superuser), signed in with both factors."""
+    client = Client()
+    client.force_login(admin_user)
+    _second_factor(client, admin_user)
+    return client
+
+
+@pytest.fixture
+def staff_client(db: None, django_user_model: Any) -> Callable[..., Client]:
+    """``staff_client("Auditor")`` (or a ``c360.access.roles.Role``): a client signed in, with both factors, as a
+    new staff member whose only group is that role's. ``client.user`` is that member."""
+    from django.contrib.auth.models import Group
+
+    from c360.access.roles import Role, roles_sync
+
+    made: dict[str, int] = {}
+
+    def make(role: str | Role) -> Client:
+        name = role.name if isinstance(role, Role) else role
+        if not Group.objects.filter(name=name).exists():
+            roles_sync()
+        made[name] = made.get(name, 0) + 1
+        username = f"{name.lower().replace(' ', '-')}-{made[name]}"
+        user = django_user_model.objects.create_user(username, password="correct horse battery 1", is_staff=True)
+        user.groups.add(Group.objects.get(name=name))
+        client = Client()
+        client.force_login(user)
+        _second_factor(client, user)
+        client.user = user  # type: ignore[attr-defined]
         return client
 
     return make

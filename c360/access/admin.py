@@ -2,13 +2,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from simple_history.admin import SimpleHistoryAdmin
 
 from c360.lib.errors import ValidationFailed
@@ -16,6 +22,27 @@ from c360.lib.history import Actor
 
 from .models import ApiKey, Scope
 from .services import api_key_issue, api_key_revoke
+
+
+class ConsoleAdminSite(OTPAdminSite):
+    """The DPO console: staff sign in with a password and a one-time password (TOTP app or backup code).
+
+    ``c360/urls.py`` makes the default admin site one of these. C360_ADMIN_OTP=0 (the demo's default) asks for
+    the password alone. A session that signed in without a second factor sees no page, as if not staff.
+    """
+
+    @property  # type: ignore[override]
+    def login_form(self) -> type[AdminAuthenticationForm]:
+        return OTPAdminAuthenticationForm if settings.C360_ADMIN_OTP else AdminAuthenticationForm
+
+    @property  # type: ignore[override]
+    def login_template(self) -> str | None:
+        return OTPAdminSite.login_template if settings.C360_ADMIN_OTP else None
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        if settings.C360_ADMIN_OTP:
+            return super().has_permission(request)
+        return admin.AdminSite.has_permission(self, request)
 
 
 class ApiKeyIssueForm(forms.Form):
@@ -94,3 +121,18 @@ class ApiKeyAdmin(SimpleHistoryAdmin):
         for api_key in queryset:
             api_key_revoke(prefix=api_key.prefix, actor=Actor.for_user(request.user))
         self.message_user(request, f"Revoked {queryset.count()} API key(s).", messages.SUCCESS)
+
+
+# django-axes offers its clean-up to anyone who can read the lockouts (and it fails outside a sign-in request);
+# here it needs the delete permission.
+class LockoutAdmin(AccessAttemptAdmin):
+    @admin.action(description="Clean up expired attempts", permissions=["delete"])
+    def cleanup_expired_attempts(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+        if not hasattr(request, "axes_attempt_time"):  # axes sets it only on sign-in requests, and needs it here
+            request.axes_attempt_time = timezone.now()  # type: ignore[attr-defined]
+        super().cleanup_expired_attempts(request, queryset)
+
+
+if admin.site.is_registered(AccessAttempt):
+    admin.site.unregister(AccessAttempt)
+admin.site.register(AccessAttempt, LockoutAdmin)

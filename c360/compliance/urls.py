@@ -1,6 +1,13 @@
 """Staff console pages beyond the Django admin (dashboard, request queue, reports)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "console"
-urlpatterns: list = []
+urlpatterns = [
+    path("dashboard/", views.dashboard_view, name="dashboard"),
+    path("queue/", views.queue_view, name="queue"),
+    path("queue/<str:protocol>/", views.request_view, name="request"),
+    path("queue/<str:protocol>/actions/<slug:action>/", views.request_action_view, name="request-action"),
+]

@@ -72,6 +72,8 @@ C360_PORTAL_UPLOAD_MAX_BYTES = envint("C360_PORTAL_UPLOAD_MAX_BYTES", 5 * 1024 *
 # An access or portability request verified by a portal session is released to the person as soon as
 # its package is built; off, the DPO releases every package.
 C360_DSAR_AUTO_RELEASE = envbool("C360_DSAR_AUTO_RELEASE", default=True)
+# The daily retention job always reports what it would purge; it acts only when this is on.
+C360_RETENTION_ACT = envbool("C360_RETENTION_ACT", default=False)
 C360_SMS_SENDER = envstr("C360_SMS_SENDER", "c360.lib.sms.ConsoleSender" if C360_DEMO else "c360.lib.sms.OutboxSender")
 # Mail: SMTP from EMAIL_* in production; the demo prints mails (double opt-in links, reminders) to the console.
 EMAIL_BACKEND = envstr(
@@ -116,6 +118,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "simple_history",
     "django_ratelimit",
+    # Staff sign-in: one-time passwords (TOTP apps, static backup codes) and lockout after failures.
+    # Listed before c360.access, whose admin module tightens the admin pages these apps register.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "c360.access",
     "profiles",
     "consent",
@@ -133,10 +141,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "c360.lib.csp.ContentSecurityPolicyMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into its response
 ]
 
 ROOT_URLCONF = "c360.urls"
@@ -186,6 +196,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Axes first: a locked-out username+IP is refused before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# The DPO console (Django admin) asks for a one-time password after the password (GDPR Art. 32, LEGAL S-03).
+# On unless C360_ADMIN_OTP=0; the demo, when the variable is unset, signs in with the password alone.
+C360_ADMIN_OTP = envbool("C360_ADMIN_OTP", default=not C360_DEMO)
+OTP_TOTP_ISSUER = envstr("OTP_TOTP_ISSUER", "c360") or "c360"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = False  # the QR code page lets the DPO enrol staff; only the DPO role sees devices
+# Five wrong passwords for one username from one address lock that pair out for 30 minutes.
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 30, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_COOLOFF_MESSAGE = "Account locked: too many failed sign-ins. Try again in 30 minutes, or ask the DPO to unlock it."
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+# Logs name the staff login (not personal data of data subjects) but never the address.
+AXES_SENSITIVE_PARAMETERS = ["ip_address", "otp_token"]  # passwords are always masked
+AXES_IPWARE_PROXY_COUNT = 1 if envbool("C360_BEHIND_PROXY") else None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if envbool("C360_BEHIND_PROXY") else ["REMOTE_ADDR"]
+)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
 SESSION_COOKIE_SECURE = not (DEBUG or C360_DEMO)

@@ -105,11 +105,12 @@ def test_the_bulk_reveal_action_reveals_and_logs_each_subject(admin_client):
     assert SubjectAccess.objects.count() == 2
 
 
-def test_staff_without_the_reveal_permission_cannot_reveal(client, django_user_model):
+def test_staff_without_the_reveal_permission_cannot_reveal(client, django_user_model, second_factor):
     subject = SubjectFactory()
     agent = django_user_model.objects.create_user("agent", password="correct horse 1", is_staff=True)
     agent.user_permissions.add(Permission.objects.get(codename="view_subject"))
     client.force_login(agent)
+    second_factor(client, agent)
 
     assert client.get("/admin/profiles/subject/").status_code == 200
     response = client.post(f"/admin/profiles/subject/{subject.id}/reveal/", {"reason": "just curious"})
