@@ -11,6 +11,7 @@ admin.site.index_title = "DPO console"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("console/", include("c360.compliance.urls")),
