@@ -53,6 +53,7 @@ demo: $(STAMP)
 	  $(BIN)/python manage.py migrate --noinput && \
 	  $(BIN)/python manage.py generate_demo --subjects $(DEMO_SUBJECTS) --if-empty && \
 	  $(BIN)/python manage.py load_demo_workflows && \
+	  $(BIN)/python manage.py load_demo_registers && \
 	  $(BIN)/python manage.py create_demo_dpo && \
 	  $(BIN)/python manage.py demo_portal_person && \
 	  echo "Admin:    http://127.0.0.1:8000/admin/" && \

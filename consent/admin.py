@@ -18,13 +18,13 @@ from .models import (
     ConsentEvent,
     ConsentState,
     LedgerCheckpoint,
+    LedgerVerification,
     Notice,
     NoticeVersion,
     Purpose,
     Suppression,
 )
-from .selectors import ledger_verify
-from .services.events import notice_version_publish, purpose_save
+from .services.events import ledger_verification_record, notice_version_publish, purpose_save
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -150,15 +150,14 @@ class ConsentEventAdmin(ReadOnlyAdmin):
             return format_html('<a href="{}">{}</a>', url, event.chain[:14])
         return event.chain[:14]
 
-    @admin.action(description="Verify the whole ledger now")
+    @admin.action(description="Verify the whole ledger now (the result is kept)")
     def verify_ledger(self, request: HttpRequest, queryset: Any) -> None:
-        report = ledger_verify()
-        level = messages.SUCCESS if not report.broken and report.checkpoint_matches is not False else messages.ERROR
+        report = ledger_verification_record(actor=Actor.for_user(request.user))
         self.message_user(
             request,
-            f"{report.chains} chains, {report.events} events, {len(report.broken)} broken link(s); "
+            f"{report.chains} chains, {report.events} events, {report.broken} broken link(s); "
             f"last checkpoint {'matches' if report.checkpoint_matches else 'missing or DOES NOT MATCH'}.",
-            level,
+            messages.SUCCESS if report.ok else messages.ERROR,
         )
 
 
@@ -174,6 +173,12 @@ class SuppressionAdmin(ReadOnlyAdmin):
     list_display = ("contact_kind", "channel", "reason", "since")
     list_filter = ("contact_kind", "reason")
     exclude = ("contact_index",)
+
+
+@admin.register(LedgerVerification)
+class LedgerVerificationAdmin(ReadOnlyAdmin):
+    list_display = ("finished_at", "ok", "chains", "events", "broken", "checkpoint_matches", "run_by")
+    list_filter = ("ok",)
 
 
 @admin.register(LedgerCheckpoint)

@@ -350,6 +350,31 @@ class LedgerCheckpoint(models.Model):
         return f"checkpoint {self.taken_at:%Y-%m-%d %H:%M} ({self.chains} chains)"
 
 
+class LedgerVerification(models.Model):
+    """One walk of every chain (daily, or on demand): its result is evidence that the ledger was intact.
+
+    Broken links name the chain (a subject id or a contact's blind index), the sequence and the problem:
+    no personal data.
+    """
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(db_index=True)
+    chains = models.PositiveIntegerField()
+    events = models.PositiveBigIntegerField()
+    broken = models.PositiveIntegerField()
+    broken_links = models.JSONField(default=list, blank=True, help_text="The first 100 broken links.")
+    checkpoint = models.ForeignKey(LedgerCheckpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    checkpoint_matches = models.BooleanField(null=True)
+    ok = models.BooleanField()
+    run_by = models.CharField(max_length=80)
+
+    class Meta:
+        ordering = ("-finished_at",)
+
+    def __str__(self) -> str:
+        return f"ledger verification {self.finished_at:%Y-%m-%d %H:%M}: {'intact' if self.ok else 'BROKEN'}"
+
+
 # ---------------------------------------------------------------- audience checks
 
 

@@ -20,6 +20,15 @@ def consents_expire_task() -> int:
     return consents_expire()
 
 
+@shared_task(name="consent.ledger_verify")
+def ledger_verify_task() -> bool:
+    """Daily walk of the whole ledger; the result is kept for the dashboard and for auditors."""
+    from c360.lib.history import Actor
+    from consent.services.events import ledger_verification_record
+
+    return ledger_verification_record(actor=Actor.system("ledger-verify")).ok
+
+
 @shared_task(name="consent.ledger_checkpoint")
 def ledger_checkpoint_task() -> str:
     from consent.services.events import ledger_checkpoint

@@ -18,7 +18,7 @@ from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from consent.models import Action, AudienceCheck, ConsentEvent, LedgerCheckpoint
+from consent.models import Action, AudienceCheck, ConsentEvent, LedgerCheckpoint, LedgerVerification
 from consent.services.events import CLOCK_SKEW
 from dsar.models import DataRequest, DataSource, RequestTask
 
@@ -201,6 +201,11 @@ def ledger_checkpoint_last() -> LedgerCheckpoint | None:
     return LedgerCheckpoint.objects.order_by("-taken_at").first()
 
 
+def ledger_verification_last() -> LedgerVerification | None:
+    """One query: the latest walk of the whole ledger and its result."""
+    return LedgerVerification.objects.select_related("checkpoint").order_by("-finished_at").first()
+
+
 def sources_health(*, now: dt.datetime) -> list[DataSource]:
     """One query: each active source with its last successful task, failures of the last 7 days and last error."""
     tasks = RequestTask.objects.filter(source=OuterRef("pk"))
@@ -229,11 +234,13 @@ class Dashboard:
     consent: ConsentSeries
     audience_checks: list[AudienceCheck]
     checkpoint: LedgerCheckpoint | None
+    verification: LedgerVerification | None
     sources: list[DataSource]
 
 
-# Queries the panels cost: buckets, by type, by status, consent weeks, audience checks, checkpoint, sources.
-DASHBOARD_QUERIES = 7
+# Queries the panels cost: buckets, by type, by status, consent weeks, audience checks, checkpoint,
+# last verification, sources.
+DASHBOARD_QUERIES = 8
 
 
 def dashboard_get(*, now: dt.datetime | None = None) -> Dashboard:
@@ -247,6 +254,7 @@ def dashboard_get(*, now: dt.datetime | None = None) -> Dashboard:
         consent=consent_weekly(now=now),
         audience_checks=audience_checks_recent(),
         checkpoint=ledger_checkpoint_last(),
+        verification=ledger_verification_last(),
         sources=sources_health(now=now),
     )
 

@@ -318,6 +318,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "consent-expiry": {"task": "consent.expire", "schedule": 3600.0},
     "consent-ledger-checkpoint": {"task": "consent.ledger_checkpoint", "schedule": 86400.0},
+    "consent-ledger-verify": {"task": "consent.ledger_verify", "schedule": 86400.0},
     "dsar-deadlines": {"task": "dsar.deadlines", "schedule": 3600.0},
     "portal-logins-purge": {"task": "profiles.portal_logins_purge", "schedule": 86400.0},
     "retention-run": {"task": "compliance.retention_run", "schedule": 86400.0},

@@ -37,12 +37,13 @@ from consent.models import (
     ConsentState,
     DoubleOptIn,
     LedgerCheckpoint,
+    LedgerVerification,
     Method,
     NoticeVersion,
     Purpose,
     Suppression,
 )
-from consent.selectors import RULE_CACHE_SECONDS, forget_cached_rules, heads_as_of
+from consent.selectors import RULE_CACHE_SECONDS, forget_cached_rules, heads_as_of, ledger_verify
 from profiles.encryption import cipher_for, unseal
 from profiles.models import Subject
 
@@ -776,6 +777,30 @@ def on_subject_erased(
 
 
 @transaction.atomic
+def ledger_verification_record(*, actor: Actor) -> LedgerVerification:
+    """Walk the whole ledger now and keep the result (the dashboard shows the latest)."""
+    started = timezone.now()
+    report = ledger_verify()
+    verification = LedgerVerification.objects.create(
+        started_at=started,
+        finished_at=timezone.now(),
+        chains=report.chains,
+        events=report.events,
+        broken=len(report.broken),
+        broken_links=[
+            {"chain": link.chain, "sequence": link.sequence, "event": str(link.event_id), "problem": link.problem}
+            for link in report.broken[:100]
+        ],
+        checkpoint=report.checkpoint,
+        checkpoint_matches=report.checkpoint_matches,
+        ok=not report.broken and report.checkpoint_matches is not False,
+        run_by=str(actor)[:80],
+    )
+    log = logger.info if verification.ok else logger.error
+    log("Ledger verification %s: %d chains, %d broken link(s)", verification.pk, report.chains, len(report.broken))
+    return verification
+
+
 def ledger_checkpoint(*, now: dt.datetime | None = None) -> LedgerCheckpoint:
     """Record the hash of every chain head: a later truncation or rewrite of any tail shows."""
     now = now or timezone.now()

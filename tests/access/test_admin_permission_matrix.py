@@ -35,7 +35,8 @@ ACTION_REQUIRES: dict[tuple[str, str], str] = {
     ("profiles.sourcerecord", "reprocess_selected"): "profiles.change_sourcerecord",
     ("profiles.matchsuggestion", "accept_selected"): "profiles.change_matchsuggestion",
     ("profiles.matchsuggestion", "reject_selected"): "profiles.change_matchsuggestion",
-    ("consent.consentevent", "verify_ledger"): "consent.view_consentevent",  # reads and reports, writes nothing
+    # Reads the ledger and keeps the result (evidence, not a change to any data): anyone who can read it.
+    ("consent.consentevent", "verify_ledger"): "consent.view_consentevent",
     ("dsar.datarequest", "retry_failed_sources"): "dsar.change_datarequest",
     ("dsar.datarequest", "accept_authority"): "dsar.change_datarequest",
     ("axes.accessattempt", "cleanup_expired_attempts"): "axes.delete_accessattempt",
@@ -107,7 +108,7 @@ def world(admin_user: Any, settings: Any, tmp_path: Any) -> dict[str, Model]:
 
     from c360.access.services import api_key_issue
     from consent.models import Notice, NoticeVersion, Purpose, Suppression
-    from consent.services.events import EventInput, consent_record, ledger_checkpoint
+    from consent.services.events import EventInput, consent_record, ledger_checkpoint, ledger_verification_record
     from dsar.models import DataSource
     from dsar.services.requests import request_create
     from profiles.models import Source
@@ -153,6 +154,7 @@ def world(admin_user: Any, settings: Any, tmp_path: Any) -> dict[str, Model]:
     )
     Suppression.objects.create(contact_kind="email", contact_index=b"x" * 32, reason="complaint")
     ledger_checkpoint()
+    ledger_verification_record(actor=SYSTEM)
     DataSource.objects.create(code="c360", name="c360 profiles", kind="c360")
     request_create(
         request_type="access",

@@ -130,3 +130,17 @@ def test_a_rewritten_link_breaks_the_chain(notice):
 
     problems = {link.problem for link in ledger_verify().broken}
     assert problems == {"does not point at the previous event's hash", "content does not match its hash"}
+
+
+def test_a_verification_is_kept_with_its_result_and_shown_on_the_dashboard(db, admin_client):
+    from django.core.management import call_command
+
+    from consent.models import LedgerVerification
+
+    call_command("verify_ledger", stdout=io.StringIO())
+    verification = LedgerVerification.objects.get()
+    assert verification.ok is True
+    assert verification.broken == 0
+    page = admin_client.get("/console/dashboard/").content.decode()
+    assert "Last verification" in page
+    assert "intact" in page
