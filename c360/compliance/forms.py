@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django import forms
 
-from dsar.models import DataRequest, Regime, RequestType
+from dsar.models import DataRequest, IntakeChannel, Regime, RequestType
 
 from .dashboard import BUCKETS, SORTS
 
@@ -92,3 +92,25 @@ ACTION_FORMS: dict[str, type[forms.Form]] = {
     "retry": RetryForm,
     "release": ReleaseForm,
 }
+
+
+class IntakeForm(forms.Form):
+    """A request that arrived by email, phone, letter or in person, registered by staff (LEGAL R-01)."""
+
+    request_type = forms.ChoiceField(label="Type", choices=RequestType.choices)
+    regimes = forms.MultipleChoiceField(choices=Regime.choices, widget=forms.CheckboxSelectMultiple)
+    intake_channel = forms.ChoiceField(
+        label="Arrived by", choices=[choice for choice in IntakeChannel.choices if choice[0] != IntakeChannel.PORTAL]
+    )
+    received_at = forms.DateTimeField(
+        label="First arrived at",
+        help_text="When it first reached any of our channels (kept when it was forwarded), e.g. 2026-11-20 14:30.",
+    )
+    identity_kind = forms.ChoiceField(
+        label="Find the person by", choices=[("email", "Email"), ("phone", "Phone"), ("cpf", "CPF")]
+    )
+    identity_value = forms.CharField(label="Their email, phone or CPF", max_length=254)
+    requester_name = forms.CharField(label="Name given", max_length=200, required=False)
+    contact_email = forms.EmailField(label="Answer to (email)", required=False)
+    language = forms.ChoiceField(choices=[("pt-br", "Português"), ("en", "English"), ("es", "Español")])
+    details = forms.CharField(label="What they asked", widget=forms.Textarea(attrs={"rows": 4}), required=False)

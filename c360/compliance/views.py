@@ -33,13 +33,16 @@ from dsar.services.requests import (
     COMPLAINT_ROUTES,
     request_cancel,
     request_complete,
+    request_create,
     request_extend,
     request_reject,
     request_verify,
 )
 
 from . import dashboard
-from .forms import ACTION_FORMS, QueueFilterForm
+from .exports import report_html, report_pdf
+from .forms import ACTION_FORMS, IntakeForm, QueueFilterForm
+from .services.reports import monthly_report_build, parse_month
 
 VIEW_PERMISSION = "dsar.view_datarequest"
 CHANGE_PERMISSION = "dsar.change_datarequest"
@@ -285,3 +288,68 @@ def _release(request: HttpRequest, data_request: DataRequest, actor: Actor) -> H
     )
     response["Cache-Control"] = "no-store"
     return response
+
+
+REPORT_PERMISSION = "compliance.view_incident"
+
+
+@require_GET
+@console_page(VIEW_PERMISSION)
+def report_view(request: HttpRequest) -> HttpResponse:
+    """The monthly compliance report for ``?month=YYYY-MM`` (default: last month), as a PDF or HTML file.
+
+    A download, not a page: the report carries its own print styles, which the console's strict
+    Content-Security-Policy would refuse inline.
+    """
+    if not request.user.has_perm(REPORT_PERMISSION):
+        raise PermissionDenied
+    last_month = (timezone.localdate().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    try:
+        month = parse_month(request.GET.get("month") or last_month)
+    except ValueError as error:
+        return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
+    context = monthly_report_build(month=month)
+    if request.GET.get("format") == "html":
+        response = HttpResponse(report_html(context), content_type="text/html; charset=utf-8")
+        extension = "html"
+    else:
+        response = HttpResponse(report_pdf(context), content_type="application/pdf")
+        extension = "pdf"
+    response["Content-Disposition"] = f'attachment; filename="c360-compliance-report-{month:%Y-%m}.{extension}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+ADD_PERMISSION = "dsar.add_datarequest"
+
+
+@console_page(ADD_PERMISSION)
+def intake_view(request: HttpRequest) -> HttpResponse:
+    """Staff register a request that came by email, phone, letter or in person; it then waits for verification."""
+    form = IntakeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        values = form.cleaned_data
+        try:
+            created = request_create(
+                request_type=values["request_type"],
+                regimes=values["regimes"],
+                intake_channel=values["intake_channel"],
+                received_at=values["received_at"],
+                identities=[{"kind": values["identity_kind"], "value": values["identity_value"]}],
+                requester_name=values["requester_name"],
+                contact_email=values["contact_email"],
+                language=values["language"],
+                details={"message": values["details"]} if values["details"] else None,
+                actor=Actor.for_user(request.user),
+            )
+        except ApplicationError as exc:
+            for field, problems in exc.errors.items():
+                name = "identity_value" if field.startswith("identities") else field
+                form.add_error(name if name in form.fields else None, problems)
+            if not exc.errors:
+                form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Request {created.protocol} registered; verify the requester's identity next.")
+            return redirect("console:request", protocol=created.protocol)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "console/intake.html", _context(request, "Register a request", form=form), status=status)

@@ -225,3 +225,16 @@ def test_dashboard_renders_in_a_fixed_number_of_queries(dpo_client, make_request
         assert dpo_client.get(reverse("console:dashboard")).status_code == 200
     # then: the same count, whatever the size
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_the_monthly_report_downloads_as_pdf_and_html(admin_client, dpo_client):
+    # Requests alone are not enough: the report also tells incidents.
+    assert dpo_client.get("/console/report/", {"month": "2026-10"}).status_code == 403
+    pdf = admin_client.get("/console/report/", {"month": "2026-10"})
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+    assert "2026-10" in pdf["Content-Disposition"]
+    html = admin_client.get("/console/report/", {"month": "2026-10", "format": "html"})
+    assert html.status_code == 200
+    assert b"<html" in html.content.lower()
+    assert admin_client.get("/console/report/", {"month": "October"}).status_code == 400

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from dsar.models import DataRequest, DataSource, ExportPackage, RequestEvent, RequestTask
 from dsar.services.requests import COMPLAINT_ROUTES
@@ -306,3 +307,59 @@ def test_admin_index_links_the_console(dpo_client, settings) -> None:
         html = response.content.decode()
         assert reverse("console:dashboard") in html
         assert reverse("console:queue") in html
+
+
+def test_staff_register_a_request_received_by_email_keeping_its_first_arrival(staff_client):
+    from c360.access.roles import SUPPORT_AGENT
+
+    client = staff_client(SUPPORT_AGENT)
+    assert client.get("/console/queue/new/").status_code == 200
+    arrived = "2026-11-20 14:30"
+    response = client.post(
+        "/console/queue/new/",
+        {
+            "request_type": "access",
+            "regimes": ["lgpd"],
+            "intake_channel": "email",
+            "received_at": arrived,
+            "identity_kind": "email",
+            "identity_value": "Cliente.Antiga@Example.com",
+            "requester_name": "Cliente Antiga",
+            "contact_email": "cliente.antiga@example.com",
+            "language": "pt-br",
+            "details": "Quero uma cópia dos meus dados.",
+        },
+    )
+    created = DataRequest.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/console/queue/{created.protocol}/"
+    assert created.intake_channel == "email"
+    assert timezone.localtime(created.received_at).strftime("%Y-%m-%d %H:%M") == arrived
+    assert created.status == DataRequest.Status.AWAITING_VERIFICATION
+
+
+def test_a_bad_intake_is_refused_with_field_errors_and_nothing_is_created(staff_client):
+    from c360.access.roles import SUPPORT_AGENT
+
+    client = staff_client(SUPPORT_AGENT)
+    response = client.post(
+        "/console/queue/new/",
+        {
+            "request_type": "access",
+            "regimes": ["lgpd"],
+            "intake_channel": "email",
+            "received_at": "2026-11-20 14:30",
+            "identity_kind": "cpf",
+            "identity_value": "111.111.111-12",
+            "language": "pt-br",
+        },
+    )
+    assert response.status_code == 400
+    assert "errorlist" in response.content.decode()
+    assert not DataRequest.objects.exists()
+
+
+def test_an_auditor_cannot_register_a_request(staff_client):
+    from c360.access.roles import AUDITOR
+
+    assert staff_client(AUDITOR).get("/console/queue/new/").status_code == 403
