@@ -61,3 +61,18 @@ def request_answered_mail_task(request_id: str) -> bool:
     from dsar.services.notifications import request_mail_answered
 
     return request_mail_answered(request_id=request_id)
+
+
+@shared_task(
+    name="dsar.mail_extended",
+    acks_late=True,
+    autoretry_for=_MAIL_RETRYABLE,
+    retry_backoff=60,
+    retry_backoff_max=3600,
+    max_retries=8,
+)
+def request_extended_mail_task(request_id: str) -> bool:
+    """The "we need more time" mail: reasons and the new due date (GDPR Art. 12(3))."""
+    from dsar.services.notifications import request_mail_extended
+
+    return request_mail_extended(request_id=request_id)

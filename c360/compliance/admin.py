@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -47,6 +47,35 @@ def _report(admin_: admin.ModelAdmin, request: HttpRequest, error: ValidationFai
     setattr(request, _FAILED, True)
 
 
+class ServiceSavedAdmin(SimpleHistoryAdmin):
+    """Saves go through the services; when one refuses, the admin must not also say "saved"."""
+
+    def construct_change_message(self, request: HttpRequest, form: Any, formsets: Any, add: bool = False) -> Any:
+        if getattr(request, _FAILED, False):
+            return []  # nothing was saved: the formsets were never saved either
+        return super().construct_change_message(request, form, formsets, add)
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if getattr(request, _FAILED, False):
+            return None  # nothing was added
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if getattr(request, _FAILED, False):
+            return None
+        return super().log_change(request, obj, message)
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
+        if getattr(request, _FAILED, False):
+            return HttpResponseRedirect(request.get_full_path())  # back to the form, with the refusal shown
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        if getattr(request, _FAILED, False):
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_change(request, obj)
+
+
 # ---------------------------------------------------------------- ROPA
 
 
@@ -57,7 +86,7 @@ class InternationalTransferInline(admin.TabularInline):
 
 
 @admin.register(ProcessingActivity)
-class ProcessingActivityAdmin(SimpleHistoryAdmin):
+class ProcessingActivityAdmin(ServiceSavedAdmin):
     list_display = ("name", "status", "purpose_list", "missing_count", "updated_at")
     list_filter = ("status", "purposes", "data_sources")
     search_fields = ("name", "description", "controller", "lia_reference")
@@ -178,7 +207,7 @@ class IncidentNotificationInline(admin.TabularInline):
 
 
 @admin.register(Incident)
-class IncidentAdmin(SimpleHistoryAdmin):
+class IncidentAdmin(ServiceSavedAdmin):
     form = IncidentForm
     list_display = (
         "title", "aware_at", "risk", "status", "small_agent", "gdpr_authority_due_at", "anpd_authority_due_at",
@@ -243,7 +272,7 @@ class IncidentAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(RetentionRule)
-class RetentionRuleAdmin(SimpleHistoryAdmin):
+class RetentionRuleAdmin(ServiceSavedAdmin):
     list_display = ("name", "target", "action", "period_days", "purpose", "data_category", "is_active")
     list_filter = ("is_active", "target", "action")
     search_fields = ("name", "data_category", "legal_basis")
@@ -272,7 +301,7 @@ class RetentionRuleAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(LegalHold)
-class LegalHoldAdmin(SimpleHistoryAdmin):
+class LegalHoldAdmin(ServiceSavedAdmin):
     list_display = ("__str__", "scope", "authority", "starts_at", "review_at", "released_at")
     list_filter = ("scope", ("released_at", admin.EmptyFieldListFilter), "data_source")
     search_fields = ("subject_id", "data_category", "reason", "authority")

@@ -30,7 +30,8 @@ Status = DataRequest.Status
 
 RECEIVED = "received"
 ANSWERED = "answered"
-_TEMPLATES = {RECEIVED: "request_received", ANSWERED: "request_completed"}
+EXTENDED = "extended"
+_TEMPLATES = {RECEIVED: "request_received", ANSWERED: "request_completed", EXTENDED: "request_extended"}
 
 
 def request_mail_received(*, request_id: uuid.UUID | str) -> bool:
@@ -41,6 +42,11 @@ def request_mail_received(*, request_id: uuid.UUID | str) -> bool:
 def request_mail_answered(*, request_id: uuid.UUID | str) -> bool:
     """Mail that a request was answered (completed or rejected), with the link to its portal page."""
     return _mail(request_id, ANSWERED)
+
+
+def request_mail_extended(*, request_id: uuid.UUID | str) -> bool:
+    """Tell the person the deadline was extended, with the reasons and the new date (GDPR Art. 12(3))."""
+    return _mail(request_id, EXTENDED)
 
 
 def _mail(request_id: uuid.UUID | str, kind: str) -> bool:
@@ -76,6 +82,7 @@ def _message(request: DataRequest, kind: str, address: str) -> EmailMultiAlterna
             "due_date": request_due_date(request),
             "received_at": request.received_at,
             "rejected": request.status == Status.REJECTED,
+            "extension_reason": request.extension_reason,
             "link": f"{settings.C360_PUBLIC_URL}{reverse('portal:request_detail', args=[request.protocol])}",
             "controller": settings.C360_CONTROLLER_NAME,
             "dpo_name": settings.C360_DPO_NAME,

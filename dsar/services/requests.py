@@ -224,9 +224,13 @@ def _mail_on_commit(kind: str, request_id: uuid.UUID) -> None:
     """Queue a mail to the requester after commit. The task gets the request id only (no personal data
     in broker messages) and decrypts the address itself. A mail that cannot be queued never undoes the
     request: ``robust`` logs the failure instead of raising it into the caller."""
-    from dsar.tasks import request_answered_mail_task, request_received_mail_task
+    from dsar.tasks import request_answered_mail_task, request_extended_mail_task, request_received_mail_task
 
-    task = request_received_mail_task if kind == "received" else request_answered_mail_task
+    task = {
+        "received": request_received_mail_task,
+        "answered": request_answered_mail_task,
+        "extended": request_extended_mail_task,
+    }[kind]
     transaction.on_commit(lambda: task.delay(str(request_id)), robust=True)
 
 
@@ -438,6 +442,8 @@ def request_extend(
     with acting_as(actor):
         _event(request, actor, "extension", note=reason.strip()[:500], due_at=request.due_at.isoformat())
         request.save()
+    if _has_contact_email(request):
+        _mail_on_commit("extended", request.id)
     return request
 
 

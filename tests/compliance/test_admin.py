@@ -90,3 +90,34 @@ def test_the_dry_run_action_records_a_run(admin_client):
     admin_client.post("/admin/compliance/retentionrule/", {"action": "run_dry_run_now", "_selected_action": [rule.pk]})
 
     assert RetentionRun.objects.get().dry_run is True
+
+
+def test_a_refused_incident_is_not_reported_as_saved(admin_client):
+    """Not notifying without reasons: the service refuses, the admin says so and nothing else."""
+    from django.contrib.messages import get_messages
+
+    response = admin_client.post(
+        "/admin/compliance/incident/add/",
+        {
+            "title": "Lost laptop",
+            "detected_at_0": "2026-11-19",
+            "detected_at_1": "09:00:00",
+            "aware_at_0": "2026-11-19",
+            "aware_at_1": "10:00:00",
+            "data_categories": '["contact"]',
+            "systems": "[]",
+            "regimes": '["lgpd"]',
+            "risk": "low",
+            "notify_authority": "no",
+            "notify_subjects": "no",
+            "status": "open",
+            "notifications-TOTAL_FORMS": "0",
+            "notifications-INITIAL_FORMS": "0",
+        },
+    )
+    texts = [str(message) for message in get_messages(response.wsgi_request)]
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/compliance/incident/add/"
+    assert any(text.startswith("Not saved.") for text in texts)
+    assert not any("successfully" in text for text in texts)
+    assert not Incident.objects.exists()

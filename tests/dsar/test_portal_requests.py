@@ -23,6 +23,7 @@ from dsar.services.requests import (
     PortalDocument,
     request_complete,
     request_create,
+    request_extend,
     request_file_in_portal,
     request_reject,
     request_verify,
@@ -333,3 +334,25 @@ def test_the_admin_action_starts_a_request_once_the_proof_is_checked(admin_clien
     request.refresh_from_db()
     assert request.authority_proven is True
     assert request.status == Status.IN_REVIEW
+
+
+def test_an_extension_tells_the_person_why_and_the_new_date(store, django_capture_on_commit_callbacks):
+    request = request_create(
+        request_type="access",
+        regimes=["gdpr"],
+        intake_channel="email",
+        identities=[{"kind": "email", "value": EMAIL}],
+        contact_email=EMAIL,
+        language="es",
+        actor=DPO,
+    )
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        extended = request_extend(request_id=request.id, reason="Varios sistemas antiguos.", actor=DPO)
+
+    (message,) = mail.outbox
+    assert message.subject == f"Su solicitud {request.protocol} necesita más tiempo"
+    assert "Varios sistemas antiguos." in message.body
+    assert "art. 12(3)" in message.body
+    assert message.alternatives[0][1] == "text/html"
+    assert extended.due_at > request.due_at
