@@ -408,6 +408,8 @@ class AudienceCheck(models.Model):
     receipt = models.JSONField(default=dict, blank=True)
     signature = models.CharField(max_length=128, blank=True, default="")
     # The uploaded list is personal data: kept encrypted under its own key until checked, then deleted.
+    WRAPPED_KEYS = (("input_wrapped_key", "input_kek_version", "key_context"),)
+
     input_wrapped_key = models.BinaryField(null=True, editable=False)
     input_kek_version = models.PositiveIntegerField(null=True, editable=False)
     error = models.CharField(max_length=300, blank=True, default="")

@@ -253,6 +253,8 @@ class RequestTask(models.Model):
     outcome = models.JSONField(default=dict, blank=True, help_text="Counts per action and the items kept, and why.")
     evidence_note = models.TextField(blank=True, default="", help_text="Manual steps: what was done.")
     evidence_sha256 = models.CharField(max_length=64, blank=True, default="")
+    WRAPPED_KEYS = (("export_wrapped_key", "export_kek_version", "export_key_context"),)
+
     export_wrapped_key = models.BinaryField(null=True, editable=False)
     export_kek_version = models.PositiveIntegerField(null=True, editable=False)
 
@@ -262,6 +264,10 @@ class RequestTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request.protocol} / {self.source.code}: {self.operation} ({self.status})"
+
+    def export_key_context(self) -> bytes:
+        """Associated data of the wrapped key of this task's export file (one per request and source)."""
+        return f"c360.dek|dsar.export|{self.request_id}|{self.source_id}".encode()
 
 
 class ExportPackage(models.Model):
@@ -275,6 +281,8 @@ class ExportPackage(models.Model):
     token_sha256 = models.CharField(max_length=64, blank=True, default="", db_index=True)
     link_expires_at = models.DateTimeField(null=True, blank=True)
     downloaded_at = models.DateTimeField(null=True, blank=True)
+    WRAPPED_KEYS = (("wrapped_key", "kek_version", "key_context"),)
+
     wrapped_key = models.BinaryField(null=True, editable=False)
     kek_version = models.PositiveIntegerField(null=True, editable=False)
 

@@ -8,11 +8,11 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 
-from c360.lib.crypto import DecryptionError, blind_index, data_key_open, keyring
+from c360.lib.crypto import DecryptionError, blind_index, data_key_open
 from c360.lib.identifiers import IdentifierKind, mask, mask_text, normalise
 
 from .encryption import unseal
-from .models import Source, SourceRecord, Subject, SubjectKey, index_kind
+from .models import Source, SourceRecord, Subject, index_kind
 
 
 def subject_get(subject_id: UUID | str) -> Subject | None:
@@ -58,11 +58,6 @@ def subject_masked(subject: Subject) -> MaskedSubject:
         identifiers.append((identifier.kind, mask(kind, value), identifier.is_verified))
     name = " ".join(mask_text(part) for part in (given, family) if part)
     return MaskedSubject(name=name or "-", identifiers=identifiers)
-
-
-def subject_keys_pending_rotation() -> int:
-    """Data keys still wrapped by a KEK other than the active one."""
-    return SubjectKey.objects.filter(wrapped_dek__isnull=False).exclude(kek_version=keyring().active_version).count()
 
 
 def record_subjects(keys: list[tuple[str, bytes]], chunk: int = 20_000) -> dict[tuple[str, bytes], uuid.UUID]:

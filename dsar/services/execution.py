@@ -47,7 +47,7 @@ def _export_path(task: RequestTask) -> Path:
 
 
 def export_key_holder(task: RequestTask) -> WrappedKey:
-    return WrappedKey(None, None, f"c360.dek|dsar.export|{task.request_id}|{task.source_id}".encode())
+    return WrappedKey(None, None, task.export_key_context())
 
 
 def _start(task_id: int) -> RequestTask | None:

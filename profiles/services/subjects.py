@@ -23,8 +23,6 @@ from c360.lib.crypto import (
     blind_index,
     data_key_create,
     data_key_open,
-    data_key_rewrap,
-    keyring,
     shred,
 )
 from c360.lib.db import update_rows
@@ -519,22 +517,3 @@ def subject_restrict(*, subject_id: UUID | str, actor: Actor, reason: str, restr
         subject.save(update_fields=["status", "restricted_at", "updated_at"])
     logger.info("Subject %s %s by %s", subject.id, "restricted" if restricted else "unrestricted", actor)
     return True
-
-
-@transaction.atomic
-def subject_keys_rewrap_batch(*, batch_size: int) -> int:
-    """Re-wrap up to ``batch_size`` data keys still under an old KEK; returns how many were re-wrapped.
-
-    Rows locked by a concurrent writer are skipped and picked up by a later batch, so rotation never
-    blocks live traffic; each batch commits on its own, so an interrupted rotation resumes where it was.
-    """
-    active = keyring().active_version
-    batch = list(
-        subject_key_qs_select_for_update()
-        .select_for_update(skip_locked=True)
-        .filter(wrapped_dek__isnull=False)
-        .exclude(kek_version=active)[:batch_size]
-    )
-    changed = [subject_key for subject_key in batch if data_key_rewrap(subject_key)]
-    SubjectKey.objects.bulk_update(changed, ["wrapped_dek", "kek_version", "rewrapped_at"])
-    return len(changed)

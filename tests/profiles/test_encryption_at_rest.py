@@ -194,3 +194,43 @@ def test_keyring_fixture_matches_test_settings():
     from django.conf import settings
 
     assert settings.C360_KEYRING.keys[1] == base64.urlsafe_b64decode(TEST_KEY_V1.split(":", 1)[1])
+
+
+def test_rotation_reaches_every_holder_of_a_wrapped_key(settings, tmp_path, django_capture_on_commit_callbacks):
+    """Requests, portal sign-ins, DSAR exports and packages are rotated too: after rotate_keys the old KEK
+    can leave the keyring and an access package still opens."""
+    from c360.lib import rotation
+    from dsar.models import DataSource, ExportPackage, RequestKey
+    from dsar.services.packages import package_download, package_link_issue
+    from dsar.services.requests import request_complete, request_create, request_verify
+
+    settings.C360_FILES_DIR = tmp_path
+    subject = SubjectFactory()
+    DataSource.objects.create(code="c360", name="c360", kind="c360")
+    staff = Actor.system("tests")
+    request = request_create(
+        request_type="access",
+        regimes=["lgpd"],
+        intake_channel="email",
+        identities=[{"kind": "email", "value": subject.person.email}],
+        actor=staff,
+    )
+    with django_capture_on_commit_callbacks(execute=True):  # the source tasks and the package run on commit
+        request_verify(request_id=request.id, method="staff", verified=True, actor=staff)
+    request_complete(request_id=request.id, actor=staff)
+    assert ExportPackage.objects.filter(request=request).exists()
+
+    new_key = generate_key()
+    with override_settings(C360_KEYRING=Keyring.parse(f"{TEST_KEY_V1},2:{new_key}")):
+        stale = rotation.pending()
+        assert {"profiles.subjectkey.wrapped_dek", "dsar.requestkey.wrapped_dek"} <= set(stale)
+        assert "dsar.exportpackage.wrapped_key" in stale
+        assert "dsar.requesttask.export_wrapped_key" in stale
+        call_command("rotate_keys", "--batch-size", "1")
+        assert rotation.pending() == {}
+
+    with override_settings(C360_KEYRING=Keyring.parse(f"2:{new_key}")):
+        assert RequestKey.objects.get(pk=request.pk).kek_version == 2
+        token = package_link_issue(request_id=request.id, actor=staff)
+        _, content = package_download(token=token, actor=staff)
+        assert content.startswith(b"PK")
