@@ -44,6 +44,8 @@ C360_RECEIPT_SIGNING_KEY = envsecret(
     "C360_RECEIPT_SIGNING_KEY", required=True, form=SIGNING_KEY_FORM, parse=parse_signing_key
 )
 C360_FILES_DIR = Path(envstr("C360_FILES_DIR", str(VAR_DIR / "files")))
+# /metrics (Prometheus): with a token, scrapes send "Authorization: Bearer <token>"; without, loopback only.
+C360_METRICS_TOKEN: str | None = envsecret("C360_METRICS_TOKEN", required=False, form="a long random string")
 # DSAR deadlines: the controller's EU Member State (holidays, legal time zone), the Brazilian state whose
 # holidays also close the office, and when the DPO is reminded (days before the due date).
 C360_DSAR_GDPR_COUNTRY = (envstr("C360_DSAR_GDPR_COUNTRY", "PT") or "PT").upper()
@@ -133,6 +135,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "c360.lib.logs.RequestIdMiddleware",
+    "c360.metrics.MetricsMiddleware",  # times every request by route name (never the raw path)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -21,6 +21,7 @@ from c360.access.models import Scope
 from c360.api.errors import error_response
 from c360.api.serializers import StrictCharField, StrictSerializer
 from c360.lib.signing import public_key
+from c360.metrics import count_consent_check
 from consent.decisions import Decision
 from consent.models import ActorKind, AudienceCheck, Method
 from consent.selectors import (
@@ -117,6 +118,7 @@ class ConsentCheckApi(APIView):
                 400,
                 {"recipient": [{"code": "invalid", "message": result.error}]},
             )
+        count_consent_check(allowed=result.decision.allowed, reasons=result.decision.reasons)
         return Response(
             {
                 **decision_body(result.decision),
@@ -207,6 +209,7 @@ def _bulk_lines(raw: list[Any], purpose: str, channel: str) -> Iterator[bytes]:
             decision = result.decision  # type: ignore[union-attr]
             allowed += decision.allowed
             denied += not decision.allowed
+            count_consent_check(allowed=decision.allowed, reasons=decision.reasons)
             lines.append(
                 {
                     "index": index,
