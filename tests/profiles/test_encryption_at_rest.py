@@ -234,3 +234,31 @@ def test_rotation_reaches_every_holder_of_a_wrapped_key(settings, tmp_path, djan
         token = package_link_issue(request_id=request.id, actor=staff)
         _, content = package_download(token=token, actor=staff)
         assert content.startswith(b"PK")
+
+
+def test_erasures_are_replayed_from_the_log_after_a_restore(tmp_path, caplog):
+    """A backup restored to before an erasure brings the person's key back: the log names who to erase again."""
+    import io
+    import logging
+
+    from profiles.models import SubjectKey as Key
+
+    kept, erased = SubjectFactory(), SubjectFactory()
+    wrapped = bytes(Key.objects.get(pk=erased.pk).wrapped_dek)
+    with caplog.at_level(logging.INFO, logger="profiles.services.subjects"):
+        subject_erase(subject_id=erased.id, actor=Actor.system("tests"), reason="dsar 2026-000009")
+    log = tmp_path / "app.log"
+    log.write_text("\n".join(record.getMessage() for record in caplog.records), encoding="utf-8")
+    # "Restore": the erased person is back with their key, as in a backup taken before the erasure.
+    Subject.objects.filter(pk=erased.pk).update(status=Subject.Status.ACTIVE, erased_at=None)
+    Key.objects.filter(pk=erased.pk).update(wrapped_dek=wrapped, shredded_at=None, kek_version=1)
+
+    out = io.StringIO()
+    call_command("replay_erasures", str(log), stdout=out)
+
+    assert "Erased again: 1; already erased: 0" in out.getvalue()
+    assert Key.objects.get(pk=erased.pk).wrapped_dek is None
+    assert Key.objects.get(pk=kept.pk).wrapped_dek is not None
+    out = io.StringIO()
+    call_command("replay_erasures", str(log), stdout=out)  # twice: nothing more happens
+    assert "Erased again: 0; already erased: 1" in out.getvalue()
