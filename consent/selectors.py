@@ -69,18 +69,7 @@ def purpose_rule(code: str) -> PurposeRule | None:
     purpose = Purpose.objects.filter(code=code).first()
     rule = None
     if purpose is not None:
-        rule = PurposeRule(
-            code=purpose.code,
-            is_active=purpose.is_active,
-            channels=frozenset(purpose.channels),
-            lgpd_basis=purpose.lgpd_basis,
-            gdpr_basis=purpose.gdpr_basis,
-            consent_bases=frozenset(CONSENT_BASES),
-            legitimate_interest_bases=frozenset(LEGITIMATE_INTEREST_BASES),
-            direct_marketing=purpose.direct_marketing,
-            sale_or_share=purpose.sale_or_share,
-            minors_need_guardian=purpose.minors_need_guardian,
-        )
+        rule = rule_of(purpose)
     _rules[code] = (now + RULE_CACHE_SECONDS, rule)
     return rule
 
@@ -570,7 +559,8 @@ def owner_consent_states(*, owner: ConsentOwner) -> list[StateView]:
     ]
 
 
-def _portal_rule(purpose: Purpose) -> PurposeRule:
+def rule_of(purpose: Purpose) -> PurposeRule:
+    """What decide() needs to know of a catalogue entry."""
     return PurposeRule(
         code=purpose.code,
         is_active=purpose.is_active,
@@ -618,7 +608,7 @@ def _channel_consent(
     answer = _answer(relevant, now)
     status = _effective_status(answer, now)
     decision = decide(
-        _portal_rule(purpose),
+        rule_of(purpose),
         channel,
         # Both regimes: a purpose that needs consent under either law is offered as consent.
         Situation(known=True, regimes=("gdpr", "lgpd"), states=tuple(states)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -12,6 +13,14 @@ from dsar.services.requests import requests_flag_overdue, requests_remind
 
 # A mail server that is down or busy is worth another try; a refused address or a bad message is not.
 _MAIL_RETRYABLE = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, ConnectionError, TimeoutError)
+# Mails to the requester: delivered at least once, retried for an hour and more while the mail server is down.
+_MAIL_TASK: dict[str, Any] = {
+    "acks_late": True,
+    "autoretry_for": _MAIL_RETRYABLE,
+    "retry_backoff": 60,
+    "retry_backoff_max": 3600,
+    "max_retries": 8,
+}
 
 
 @shared_task(name="dsar.run_task", bind=True, acks_late=True, max_retries=None)
@@ -33,14 +42,7 @@ def requests_deadlines_task() -> dict[str, int]:
     return {"reminded": requests_remind(), "overdue": requests_flag_overdue()}
 
 
-@shared_task(
-    name="dsar.mail_received",
-    acks_late=True,
-    autoretry_for=_MAIL_RETRYABLE,
-    retry_backoff=60,
-    retry_backoff_max=3600,
-    max_retries=8,
-)
+@shared_task(name="dsar.mail_received", **_MAIL_TASK)
 def request_received_mail_task(request_id: str) -> bool:
     """The acknowledgment mail of a request: the task gets the id, the service decrypts the address."""
     from dsar.services.notifications import request_mail_received
@@ -48,14 +50,7 @@ def request_received_mail_task(request_id: str) -> bool:
     return request_mail_received(request_id=request_id)
 
 
-@shared_task(
-    name="dsar.mail_answered",
-    acks_late=True,
-    autoretry_for=_MAIL_RETRYABLE,
-    retry_backoff=60,
-    retry_backoff_max=3600,
-    max_retries=8,
-)
+@shared_task(name="dsar.mail_answered", **_MAIL_TASK)
 def request_answered_mail_task(request_id: str) -> bool:
     """The "your request was answered" mail (a link to the portal page, never the data)."""
     from dsar.services.notifications import request_mail_answered
@@ -63,14 +58,7 @@ def request_answered_mail_task(request_id: str) -> bool:
     return request_mail_answered(request_id=request_id)
 
 
-@shared_task(
-    name="dsar.mail_extended",
-    acks_late=True,
-    autoretry_for=_MAIL_RETRYABLE,
-    retry_backoff=60,
-    retry_backoff_max=3600,
-    max_retries=8,
-)
+@shared_task(name="dsar.mail_extended", **_MAIL_TASK)
 def request_extended_mail_task(request_id: str) -> bool:
     """The "we need more time" mail: reasons and the new due date (GDPR Art. 12(3))."""
     from dsar.services.notifications import request_mail_extended
