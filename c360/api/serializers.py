@@ -42,3 +42,15 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
+
+
+class ErrorSerializer(serializers.Serializer):
+    # The one error shape of the API (c360.api.errors): documented on every operation so that clients (and the
+    # schema fuzzer) know every 4xx answer's body.
+    code = serializers.CharField(help_text="Stable, for programs: validation_error, not_found, insufficient_scope, ...")
+    message = serializers.CharField(help_text="For people; never contains personal data.")
+    errors = serializers.JSONField(
+        required=False,
+        help_text='Per field, a list of {"code", "message"} (nested like the input); only on validation errors.',
+    )
+    retry_after_seconds = serializers.IntegerField(required=False, help_text="On 429: when to try again.")

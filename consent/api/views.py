@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from c360.access.models import Scope
 from c360.api.errors import error_response
-from c360.api.serializers import StrictCharField, StrictSerializer
+from c360.api.serializers import ErrorSerializer, StrictCharField, StrictSerializer
 from c360.lib.signing import public_key
 from c360.metrics import count_consent_check
 from consent.decisions import Decision
@@ -152,9 +152,15 @@ class ConsentBulkCheckApi(APIView):
         errors = {}
         if unknown := sorted(set(data) - {"purpose", "channel", "recipients"}):
             errors.update({name: [{"code": "unknown_field", "message": "Unknown field."}] for name in unknown})
+        fields = self.InputSerializer().fields
         for name in ("purpose", "channel"):
             if not isinstance(data.get(name), str) or not data.get(name):
                 errors[name] = [{"code": "required", "message": "Give it as text."}]
+                continue
+            try:  # the field's own rules (length, no NUL or lone surrogates): the answer streams, so no error may
+                fields[name].run_validation(data[name])  # reach the database after the 200 has been sent
+            except serializers.ValidationError as exc:
+                errors[name] = [{"code": detail.code or "invalid", "message": str(detail)} for detail in exc.detail]
         recipients = data.get("recipients")
         if not isinstance(recipients, list) or not recipients:
             errors["recipients"] = [{"code": "empty", "message": "Give a non-empty list of recipients."}]
@@ -461,7 +467,10 @@ class AudienceCheckResultApi(APIView):
     @extend_schema(
         summary="Download the per-line result (JSON Lines: line, allowed, reasons, evidence)",
         operation_id="audience_check_result",
-        responses={200: OpenApiResponse(description="application/x-ndjson")},
+        responses={
+            200: OpenApiResponse(description="application/x-ndjson"),
+            409: OpenApiResponse(ErrorSerializer, description="The check is not done yet (`not_ready`)."),
+        },
     )
     def get(self, request: Request, check_id: str) -> Response | FileResponse:
         check = get_object_or_404(AudienceCheck, pk=check_id)

@@ -7,6 +7,7 @@ and the list's SHA-256, so neither keeps anything personal.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -86,21 +87,31 @@ def audience_check_create(
     digest, size, lines = hashlib.sha256(), 0, 0
     last = b"\n"
 
+    # The list must be UTF-8 text to be accepted: otherwise the check would fail later, in the worker, on every
+    # retry (and, with no broker, the eager task would turn the upload into a 500).
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+
     def counted() -> Iterator[bytes]:
         nonlocal size, lines, last
         for chunk in chunks:
+            _decoded(decoder, chunk)
             digest.update(chunk)
             size += len(chunk)
             lines += chunk.count(b"\n")
             if chunk:
                 last = chunk[-1:]
             yield chunk
+        _decoded(decoder, b"", final=True)
 
     target = input_path(check)
     partial = target.with_suffix(".partial")
-    with partial.open("wb") as handle:
-        for piece in encrypt_stream(counted(), key, context=check.key_context()):
-            handle.write(piece)
+    try:
+        with partial.open("wb") as handle:
+            for piece in encrypt_stream(counted(), key, context=check.key_context()):
+                handle.write(piece)
+    except ValidationFailed:
+        partial.unlink(missing_ok=True)
+        raise
     if size == 0:
         partial.unlink()
         raise ValidationFailed("The file is empty.", errors={"file": ["Upload a non-empty list."]})
@@ -113,6 +124,15 @@ def audience_check_create(
         check.save(force_insert=True)
     transaction.on_commit(lambda: audience_check_run_task.delay(str(check.id)))
     return check
+
+
+def _decoded(decoder: codecs.IncrementalDecoder, chunk: bytes, *, final: bool = False) -> str:
+    try:
+        return decoder.decode(chunk, final)
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed(
+            "The file is not UTF-8 text.", errors={"file": [f"Not UTF-8 (at byte {exc.start} of a chunk)."]}
+        ) from exc
 
 
 def audience_check_retry(*, check_id: uuid.UUID | str, actor: Actor) -> AudienceCheck:

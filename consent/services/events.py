@@ -59,6 +59,9 @@ STATUS_OF = {
     Action.ERASE_SUPPRESS: "suppressed",
 }
 RESTRICTIVENESS = ["suppressed", "objected", "withdrawn", "denied", "expired", "granted"]  # most restrictive first
+# On a row for every purpose (*) a withdrawal or refusal reaches further than an objection: it blocks every
+# purpose that needs consent on that channel, an objection only direct marketing (decisions.py).
+RESTRICTIVENESS_EVERY_PURPOSE = ["suppressed", "withdrawn", "denied", "objected", "expired", "granted"]
 CONTACT_KINDS_BY_CHANNEL = {
     Channel.EMAIL: IdentifierKind.EMAIL,
     Channel.SMS: IdentifierKind.PHONE,
@@ -724,9 +727,8 @@ def on_subjects_merged(*, merges: list[tuple[Any, Any, Any]], at: dt.datetime, a
         if survivor is None:
             continue
         theirs = current.get((survivor, state.purpose_code, state.channel))
-        if state.status == "granted" or (
-            theirs and RESTRICTIVENESS.index(theirs.status) <= RESTRICTIVENESS.index(state.status)
-        ):
+        order = RESTRICTIVENESS_EVERY_PURPOSE if state.purpose_code == ALL else RESTRICTIVENESS
+        if state.status == "granted" or (theirs and order.index(theirs.status) <= order.index(state.status)):
             continue  # a grant never travels; a refusal only when stricter than the survivor's own answer
         merged = ConsentState(
             subject_id=survivor, purpose_code=state.purpose_code, channel=state.channel, legal_basis=state.legal_basis

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -306,6 +306,9 @@ class QuarantineListApi(APIView):
         def get_errors(self, record: SourceRecord) -> dict[str, list[str]]:
             return record_errors(record)
 
+    class QuerySerializer(serializers.Serializer):
+        source = serializers.CharField(max_length=64, required=False)
+
     class Pagination(CursorPagination):
         ordering = ("-received_at", "id")
         page_size = 100
@@ -315,12 +318,29 @@ class QuarantineListApi(APIView):
     @extend_schema(
         summary="List quarantined records",
         operation_id="quarantine_list",
-        parameters=[OpenApiParameter("source", str, description="Only this source's records.")],
-        responses={200: OutputSerializer(many=True)},
+        parameters=[
+            OpenApiParameter("source", str, description="Only this source's records."),
+            OpenApiParameter("cursor", str, description="The page to read: the cursor in a `next` or `previous` link."),
+            OpenApiParameter("limit", int, description="Records per page (default 100, at most 1000)."),
+        ],
+        # The answer is a cursor page, not a bare list (it was documented as an array).
+        responses={
+            200: inline_serializer(
+                "QuarantinePage",
+                {
+                    "next": serializers.URLField(allow_null=True),
+                    "previous": serializers.URLField(allow_null=True),
+                    "results": OutputSerializer(many=True),
+                },
+            )
+        },
     )
     def get(self, request: Request) -> Response:
+        # The filter is validated like any input (found by the fuzzer: a NUL byte in it reached PostgreSQL, a 500).
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         paginator = self.Pagination()
-        page = paginator.paginate_queryset(quarantined_records(source_code=request.query_params.get("source")), request)
+        page = paginator.paginate_queryset(quarantined_records(source_code=query.validated_data.get("source")), request)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
 
 
