@@ -19,14 +19,6 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """Answer of a view over its rate limit (django-ratelimit's ``Ratelimited``)."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"code": "rate_limited", "message": "Too many requests; slow down."}, status=429)
-    message = _("Too many attempts from this connection. Wait a few minutes and try again.")
-    return render(request, "portal/message.html", {"title": _("Please wait"), "message": message}, status=429)
-
-
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """A form sent without its anti-forgery token: say what to do, in the person's language."""
     message = _("This form could not be accepted: the page was open too long or cookies are off. Reload and try again.")

@@ -327,26 +327,30 @@ def _states(
 ) -> dict[str, list[StateView]]:
     found: dict[str, list[StateView]] = {}
     for state in _state_rows(list(subject_rows), [index for _, index in contacts], purpose_code, channel):
-        owner = (
-            f"c:{state['contact_kind']}:{bytes(state['contact_index']).hex()}"
-            if state["contact_index"] is not None
-            else f"s:{state['subject_id']}"
-        )
-        found.setdefault(owner, []).append(
-            StateView(
-                owner=owner,
-                purpose_code=state["purpose_code"],
-                channel=state["channel"],
-                status=state["status"],
-                occurred_at=state["occurred_at"],
-                event_id=str(state["last_event_id"]),
-                valid_until=state["valid_until"],
-                method=state["method"],
-                actor_kind=state["actor_kind"],
-                given_by_minor=state["given_by_minor"],
-            )
-        )
+        view = _state_view(state)
+        found.setdefault(view.owner, []).append(view)
     return found
+
+
+def _state_view(row: dict[str, Any]) -> StateView:
+    """A projection row (``_STATE_COLUMNS``) as decide() reads it; its owner is the chain it belongs to."""
+    owner = (
+        f"c:{row['contact_kind']}:{bytes(row['contact_index']).hex()}"
+        if row["contact_index"] is not None
+        else f"s:{row['subject_id']}"
+    )
+    return StateView(
+        owner=owner,
+        purpose_code=row["purpose_code"],
+        channel=row["channel"],
+        status=row["status"],
+        occurred_at=row["occurred_at"],
+        event_id=str(row["last_event_id"]),
+        valid_until=row["valid_until"],
+        method=row["method"],
+        actor_kind=row["actor_kind"],
+        given_by_minor=row["given_by_minor"],
+    )
 
 
 # ---------------------------------------------------------------- states and history for people
@@ -542,21 +546,7 @@ def owner_consent_states(*, owner: ConsentOwner) -> list[StateView]:
     scope = Q(contact_kind=owner.contact_kind, contact_index=owner.contact_index)
     if owner.subject_id is not None:
         scope |= Q(subject_id=owner.subject_id, contact_index__isnull=True)
-    return [
-        StateView(
-            owner=owner.contact_chain if row["contact_index"] is not None else f"s:{row['subject_id']}",
-            purpose_code=row["purpose_code"],
-            channel=row["channel"],
-            status=row["status"],
-            occurred_at=row["occurred_at"],
-            event_id=str(row["last_event_id"]),
-            valid_until=row["valid_until"],
-            method=row["method"],
-            actor_kind=row["actor_kind"],
-            given_by_minor=row["given_by_minor"],
-        )
-        for row in ConsentState.objects.filter(scope).values(*_STATE_COLUMNS)
-    ]
+    return [_state_view(row) for row in ConsentState.objects.filter(scope).values(*_STATE_COLUMNS)]
 
 
 def rule_of(purpose: Purpose) -> PurposeRule:

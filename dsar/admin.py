@@ -65,39 +65,34 @@ class DataSourceAdmin(SimpleHistoryAdmin):
         source_save(source=obj, actor=Actor.for_user(request.user))
 
 
-class RequestTaskInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline):
+    """Rows a request accumulates (tasks, events, documents): shown with it, written only by the services."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RequestTaskInline(ReadOnlyInline):
     model = RequestTask
     fields = ("source", "operation", "status", "attempts", "error", "outcome", "finished_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
-class RequestEventInline(admin.TabularInline):
+class RequestEventInline(ReadOnlyInline):
     model = RequestEvent
     fields = ("at", "actor", "kind", "from_status", "to_status", "note")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
-class RequestDocumentInline(admin.TabularInline):
+class RequestDocumentInline(ReadOnlyInline):
     """The files the requester sent. Opening one goes through ``document_read``, which logs the reading."""
 
     model = RequestDocument
     fields = ("kind", "content_type", "size", "sha256", "created_at", "open_link")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="file")
     def open_link(self, obj: RequestDocument) -> str:

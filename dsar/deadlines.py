@@ -427,6 +427,41 @@ def _merge(intervals: Iterable[tuple[dt.date, dt.date]]) -> list[tuple[dt.date, 
     return merged
 
 
+def _regime_deadline(
+    regime: Regime,
+    rule: Rule,
+    *,
+    statutory: bool,
+    tz: str,
+    calendar: HolidayCalendar,
+    received: dt.date,
+    clock: _Clock,
+    policy: DeadlinePolicy,
+    notes: Sequence[str],
+    original_due: dt.date | None,
+) -> RegimeDeadline:
+    """The result of one regime's clock, with the rule and calendar that produced it."""
+    return RegimeDeadline(
+        regime=regime,
+        rule_id=rule.rule_id,
+        rule_version=rule.version,
+        legal_basis=rule.legal_basis,
+        statutory=statutory,
+        legal_tz=tz,
+        calendar_id=calendar.calendar_id,
+        calendar_version=calendar.version,
+        received_date=received,
+        clock_start_date=clock.start,
+        nominal_due_date=clock.nominal,
+        due_date=clock.due,
+        due_at=end_of_day(clock.due, tz),
+        internal_target_date=_internal_target(clock.due, received, policy),
+        paused_days=clock.paused_days,
+        original_due_date=original_due,
+        notes=(*notes, *clock.notes),
+    )
+
+
 def _run_clock(
     *,
     start: dt.date,
@@ -524,24 +559,17 @@ def gdpr_request_deadline(
             pauses=kept,
             mode=policy.gdpr_pause_mode,
         )
-    return RegimeDeadline(
-        regime=Regime.GDPR,
-        rule_id=rule.rule_id,
-        rule_version=rule.version,
-        legal_basis=rule.legal_basis,
+    return _regime_deadline(
+        Regime.GDPR,
+        rule,
         statutory=True,
-        legal_tz=tz,
-        calendar_id=calendar.calendar_id,
-        calendar_version=calendar.version,
-        received_date=received,
-        clock_start_date=clock.start,
-        nominal_due_date=clock.nominal,
-        due_date=clock.due,
-        due_at=end_of_day(clock.due, tz),
-        internal_target_date=_internal_target(clock.due, received, policy),
-        paused_days=clock.paused_days,
-        original_due_date=original_due,
-        notes=(*notes, *clock.notes),
+        tz=tz,
+        calendar=calendar,
+        received=received,
+        clock=clock,
+        policy=policy,
+        notes=notes,
+        original_due=original_due,
     )
 
 
@@ -585,24 +613,17 @@ def lgpd_request_deadline(
     identity_pending = any(pause.reason is PauseReason.IDENTITY_VERIFICATION for pause in pauses)
     if identity_pending and PauseReason.IDENTITY_VERIFICATION not in policy.lgpd_pausable_reasons:
         notes.append("identity verification does not stop the LGPD clock: send the Art. 18 §4 reply before the due")
-    return RegimeDeadline(
-        regime=Regime.LGPD,
-        rule_id=rule.rule_id,
-        rule_version=rule.version,
-        legal_basis=rule.legal_basis,
+    return _regime_deadline(
+        Regime.LGPD,
+        rule,
         statutory=statutory,
-        legal_tz=tz,
-        calendar_id=calendar.calendar_id,
-        calendar_version=calendar.version,
-        received_date=received,
-        clock_start_date=clock.start,
-        nominal_due_date=clock.nominal,
-        due_date=clock.due,
-        due_at=end_of_day(clock.due, tz),
-        internal_target_date=_internal_target(clock.due, received, policy),
-        paused_days=clock.paused_days,
-        original_due_date=None,
-        notes=(*notes, *clock.notes),
+        tz=tz,
+        calendar=calendar,
+        received=received,
+        clock=clock,
+        policy=policy,
+        notes=notes,
+        original_due=None,
     )
 
 

@@ -9,12 +9,10 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from c360.lib.crypto import blind_index
 from c360.lib.errors import ApplicationError, ValidationFailed
 from c360.lib.history import Actor
-from c360.lib.identifiers import IdentifierError, IdentifierKind, normalise
 from profiles.forms import CodeForm, SignInForm
-from profiles.models import PortalLogin, index_kind
+from profiles.models import PortalLogin
 from profiles.portal import (
     SESSION_KEY,
     PortalRequest,
@@ -24,7 +22,13 @@ from profiles.portal import (
     portal_login_required,
     too_many,
 )
-from profiles.services.portal import portal_code_redeem, portal_link_redeem, portal_sign_in_start, portal_sign_out
+from profiles.services.portal import (
+    contact_index,
+    portal_code_redeem,
+    portal_link_redeem,
+    portal_sign_in_start,
+    portal_sign_out,
+)
 from profiles.services.subjects import subject_reveal
 
 PENDING_CODE_KEY = "c360_portal_pending_code"
@@ -40,10 +44,9 @@ def _link_problem(code: str) -> str:
 
 def _contact_key(channel: str, contact: str) -> str:
     """The rate-limit key of a contact point: its blind index, never the address itself."""
-    kind = IdentifierKind.EMAIL if channel == PortalLogin.Channel.EMAIL else IdentifierKind.PHONE
     try:
-        return blind_index(index_kind(kind), normalise(kind, contact)).hex()
-    except IdentifierError:
+        return contact_index(channel, contact).hex()
+    except ValidationFailed:
         return "invalid"
 
 

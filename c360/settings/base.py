@@ -252,7 +252,6 @@ CONTENT_SECURITY_POLICY = {
 # Rate limits live in the default cache: Redis (CACHE_URL) in production. The in-process cache of the
 # demo and tests is enough for one process, which is why its check is silenced.
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_VIEW = "c360.views.rate_limited"
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 # ---------------------------------------------------------------- i18n

@@ -57,6 +57,12 @@ def _contact(channel: str, contact: str) -> tuple[str, str]:
         raise ValidationFailed("The contact is not valid.", errors={"contact": [exc.message]}) from None
 
 
+def contact_index(channel: str, contact: str) -> bytes:
+    """The blind index of a sign-in's contact point (rate limits key on it, never on the address)."""
+    kind, value = _contact(channel, contact)
+    return blind_index(index_kind(kind), value)
+
+
 def _subject_for(kind: str, value: str) -> Subject | None:
     """The one live subject holding this contact point; none when two people share it."""
     subject_ids = set(
@@ -107,16 +113,17 @@ def _code_digest(login_id: uuid.UUID, code: str) -> str:
 
 
 def portal_sign_in_send(*, login_id: uuid.UUID | str) -> bool:
-    """Send the secret of a sign-in, then forget it. Sent once: a redelivered task finds nothing to send."""
-    with transaction.atomic():
-        login = PortalLogin.objects.select_for_update(of=("self",)).select_related("key").filter(pk=login_id).first()
-        if login is None or login.secret_enc is None or login.redeemed_at is not None:
-            return False
-        data_key = data_key_open(login.key)
-        value, secret = unseal(data_key, login, "contact"), unseal(data_key, login, "secret")
-        _send(login, value, secret)
-        login.secret_enc = None
-        login.save(update_fields=["secret_enc"])
+    """Send the secret of a sign-in, then forget it. A redelivered task finds nothing left to send.
+
+    The mail or SMS goes out with no row locked and no transaction open (a slow gateway holds nothing);
+    the secret is forgotten after a successful send, so a failed send can be retried.
+    """
+    login = PortalLogin.objects.select_related("key").filter(pk=login_id).first()
+    if login is None or login.secret_enc is None or login.redeemed_at is not None:
+        return False
+    data_key = data_key_open(login.key)
+    _send(login, unseal(data_key, login, "contact"), unseal(data_key, login, "secret"))
+    PortalLogin.objects.filter(pk=login.pk).update(secret_enc=None)
     return True
 
 
