@@ -12,15 +12,16 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
 from django.db import connection
-from django.db.models import CharField, JSONField, OuterRef, Q, QuerySet, Subquery, UUIDField, Value
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from c360.lib.crypto import blind_index
+from c360.lib.db import prepared_cursor
 from c360.lib.identifiers import IdentifierError, IdentifierKind, normalise
 from consent.decisions import ALL, NEGATIVE, Decision, PurposeRule, Reason, Situation, StateView, decide
 from consent.ledger import HASHED_FIELDS, BrokenLink, heads_digest, verify_chain
@@ -104,6 +105,11 @@ def _read(recipient: Recipient) -> _Target:
     return _Target(error=f"Unknown recipient kind; use one of {', '.join(RECIPIENT_KINDS)}.")
 
 
+def recipient_error(recipient: Recipient) -> str:
+    """Why the recipient cannot be checked (not an email, not a subject id...), or "" when it can."""
+    return _read(recipient).error
+
+
 def parse_recipient(value: Any) -> Recipient | str:
     """A recipient from a bulk list, checked without a serializer per item (100,000 items)."""
     if not isinstance(value, dict):
@@ -123,7 +129,7 @@ def parse_recipient(value: Any) -> Recipient | str:
 def consent_check_many(
     recipients: Sequence[Recipient], *, purpose_code: str, channel: str, now: dt.datetime | None = None
 ) -> list[CheckResult]:
-    """Decide for every recipient with a handful of set-based queries."""
+    """Decide for every recipient with set-based reads (one statement on PostgreSQL)."""
     now = now or timezone.now()
     rule = purpose_rule(purpose_code)
     targets = [_read(recipient) for recipient in recipients]
@@ -131,15 +137,14 @@ def consent_check_many(
         target.contact for target in targets if target.contact and not target.contact[0].startswith("external:")
     }
     external = {target.contact for target in targets if target.contact and target.contact[0].startswith("external:")}
-
-    holders, rows, suppressed = _holders(contacts, channel)
-    holders |= _record_owners(external)
+    owners_of_records = _record_owners(external)
+    asked = {subject_id for target in targets for subject_id in target.subjects or ()}
+    asked |= {subject_id for owners in owners_of_records.values() for subject_id in owners}
+    found = _lookup(contacts, asked, purpose_code, channel)
+    holders = found.holders | owners_of_records
     for target in targets:
         if target.contact is not None:
             target.subjects = sorted(holders.get(target.contact, ()))
-    subject_ids = {subject_id for target in targets for subject_id in target.subjects or ()}
-    subjects = _subjects(subject_ids, rows)
-    states = _states({row["id"] for row in subjects.values()}, contacts, purpose_code, channel)
 
     results = []
     for recipient, target in zip(recipients, targets, strict=True):
@@ -147,13 +152,13 @@ def consent_check_many(
             decision = Decision(False, "invalid_recipient", "", (Reason.UNKNOWN_RECIPIENT,))
             results.append(CheckResult(recipient, decision, target.error))
             continue
-        live = [subjects[subject_id] for subject_id in target.subjects or () if subject_id in subjects]
+        live = [found.live[subject_id] for subject_id in target.subjects or () if subject_id in found.live]
         owners = [f"s:{subject['id']}" for subject in live]
         contact_owner = f"c:{target.contact[0]}:{target.contact[1].hex()}" if target.contact else None
-        views = [state for owner in owners for state in states.get(owner, ())]
+        views = [state for owner in owners for state in found.states.get(owner, ())]
         if contact_owner:
-            views += states.get(contact_owner, [])
-        is_suppressed = target.contact in suppressed
+            views += found.states.get(contact_owner, [])
+        is_suppressed = target.contact in found.suppressed
         situation = Situation(
             known=bool(live or views or is_suppressed),
             subject_status=_strictest_status(live),
@@ -179,66 +184,169 @@ def _strictest_status(subjects: list[dict[str, Any]]) -> str | None:
 
 
 _SUBJECT_COLUMNS = ("id", "status", "regimes", "merged_into_id")
-_SUPPRESSED = "suppressed"
+_STATE_COLUMNS = (
+    "subject_id",
+    "contact_kind",
+    "contact_index",
+    "purpose_code",
+    "channel",
+    "status",
+    "occurred_at",
+    "last_event_id",
+    "valid_until",
+    "method",
+    "actor_kind",
+    "given_by_minor",
+)
+_MERGE_DEPTH = 8  # merges re-point earlier merges to the survivor, so chains are short; this only bounds a loop
 
 
-def _holders(
-    contacts: set[tuple[str, bytes]], channel: str
-) -> tuple[dict[tuple[str, bytes], set[uuid.UUID]], dict[uuid.UUID, dict[str, Any]], set[tuple[str, bytes]]]:
-    """In one query: who holds each address or number (with their subject row), and which are suppressed."""
-    found: dict[tuple[str, bytes], set[uuid.UUID]] = {}
-    rows: dict[uuid.UUID, dict[str, Any]] = {}
-    suppressed: set[tuple[str, bytes]] = set()
-    if not contacts:
-        return found, rows, suppressed
-    for kind, index, *subject in _holder_rows([index for _, index in contacts], channel):
-        key = (kind, bytes(index))
-        if key not in contacts:
-            continue
-        if subject[1] == _SUPPRESSED and subject[0] is None:
-            suppressed.add(key)
-            continue
-        if isinstance(subject[2], str):
-            subject[2] = json.loads(subject[2])
-        found.setdefault(key, set()).add(subject[0])
-        rows[subject[0]] = dict(zip(_SUBJECT_COLUMNS, subject, strict=True))
-    return found, rows, suppressed
+@dataclass
+class _Found:
+    """What the store says about a set of contact points and subjects, for one purpose and channel."""
+
+    holders: dict[tuple[str, bytes], set[uuid.UUID]] = field(default_factory=dict)  # contact -> subjects holding it
+    live: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)  # asked subject -> its live (unmerged) row
+    suppressed: set[tuple[str, bytes]] = field(default_factory=set)
+    states: dict[str, list[StateView]] = field(default_factory=dict)  # owner ("s:..." or "c:...") -> states
+
+    def add_state(self, row: dict[str, Any]) -> None:
+        view = _state_view(row)
+        self.states.setdefault(view.owner, []).append(view)
 
 
-# The check is the product's hot path: on PostgreSQL its two queries are written out, because compiling the
-# equivalent ORM unions costs more than running them. The ORM versions below serve the other databases.
-_HEX_ARRAY = "ANY(ARRAY(SELECT decode(item, 'hex') FROM unnest(%s::text[]) AS item))"
-_PG_HOLDERS = f"""
-SELECT i.kind, i.blind_index, s.id, s.status, s.regimes::text, s.merged_into_id
-  FROM {Identifier._meta.db_table} i JOIN {Subject._meta.db_table} s ON s.id = i.subject_id
- WHERE i.namespace = '' AND i.blind_index = {_HEX_ARRAY}
-UNION ALL
-SELECT contact_kind, contact_index, NULL, '{_SUPPRESSED}', NULL, NULL
-  FROM {Suppression._meta.db_table}
- WHERE contact_index = {_HEX_ARRAY} AND channel IN (%s, '{ALL}')
-"""  # noqa: S608 - table names from model metadata, every value a parameter
-
-
-def _holder_rows(indexes: list[bytes], channel: str) -> Iterable[Sequence[Any]]:
+def _lookup(contacts: set[tuple[str, bytes]], asked: set[uuid.UUID], purpose_code: str, channel: str) -> _Found:
+    if not contacts and not asked:
+        return _Found()
     if connection.vendor == "postgresql":
-        hexes = [index.hex() for index in indexes]
-        with connection.cursor() as cursor:
-            cursor.execute(_PG_HOLDERS, [hexes, hexes, channel])
-            return [list(row) for row in cursor.fetchall()]
-    holders = Identifier.objects.filter(blind_index__any=indexes, namespace="").values_list(
-        "kind", "blind_index", *(f"subject__{column}" for column in _SUBJECT_COLUMNS)
-    )
-    suppressions = (
-        Suppression.objects.filter(contact_index__any=indexes, channel__in=[channel, ALL])
-        .annotate(
-            no_id=Value(None, output_field=UUIDField()),
-            mark=Value(_SUPPRESSED, output_field=CharField()),
-            no_regimes=Value(None, output_field=JSONField()),
-            no_merge=Value(None, output_field=UUIDField()),
+        return _pg_lookup(contacts, asked, purpose_code, channel)
+    return _orm_lookup(contacts, asked, purpose_code, channel)
+
+
+# The check is the product's hot path. On PostgreSQL it is one statement, prepared once per connection
+# (server-side binding), whose rows are tagged: h = who holds an address or number, l = the live subject
+# each asked or holding subject stands for (merges followed), x = a suppression, s = a projection row.
+_NO_STATE = "NULL::varchar, NULL::varchar, NULL::timestamptz, NULL::uuid, NULL::timestamptz, NULL, NULL, NULL::boolean"
+_STATE_TAIL = "purpose_code, channel, occurred_at, last_event_id, valid_until, method, actor_kind, given_by_minor"
+_SUBJECTS = Subject._meta.db_table
+_STATES = ConsentState._meta.db_table
+_PG_CHECK = f"""
+WITH RECURSIVE holder AS (
+    SELECT kind, blind_index, subject_id
+      FROM {Identifier._meta.db_table}
+     WHERE namespace = '' AND blind_index = ANY(%(indexes)s::bytea[])
+), asked AS (
+    SELECT subject_id AS id FROM holder
+     UNION SELECT unnest(%(subjects)s::uuid[])
+), chain AS (
+    SELECT s.id AS asked_id, s.id, s.status, s.regimes, s.merged_into_id, 0 AS depth
+      FROM {_SUBJECTS} s WHERE s.id IN (SELECT id FROM asked)
+     UNION ALL
+    SELECT c.asked_id, s.id, s.status, s.regimes, s.merged_into_id, c.depth + 1
+      FROM chain c JOIN {_SUBJECTS} s ON s.id = c.merged_into_id
+     WHERE c.status = '{Subject.Status.MERGED}' AND c.depth < {_MERGE_DEPTH}
+), live AS (
+    SELECT asked_id, id, status, regimes FROM chain WHERE status <> '{Subject.Status.MERGED}'
+)
+SELECT 'h', kind, blind_index, subject_id, NULL::uuid, NULL::varchar, NULL::text, {_NO_STATE} FROM holder
+UNION ALL
+SELECT 'l', NULL, NULL, asked_id, id, status, regimes::text, {_NO_STATE} FROM live
+UNION ALL
+SELECT 'x', contact_kind, contact_index, NULL, NULL, NULL, NULL, {_NO_STATE}
+  FROM {Suppression._meta.db_table}
+ WHERE (contact_kind, contact_index) IN (SELECT * FROM unnest(%(kinds)s::varchar[], %(indexes)s::bytea[]))
+   AND channel IN (%(channel)s, '{ALL}')
+UNION ALL
+SELECT 's', contact_kind, contact_index, subject_id, NULL, status, NULL, {_STATE_TAIL}
+  FROM {_STATES}
+ WHERE contact_index IS NULL AND subject_id IN (SELECT id FROM live)
+   AND purpose_code IN (%(purpose)s, '{ALL}') AND channel IN (%(channel)s, '{ALL}')
+UNION ALL
+SELECT 's', contact_kind, contact_index, subject_id, NULL, status, NULL, {_STATE_TAIL}
+  FROM {_STATES}
+ WHERE (contact_kind, contact_index) IN (SELECT * FROM unnest(%(kinds)s::varchar[], %(indexes)s::bytea[]))
+   AND purpose_code IN (%(purpose)s, '{ALL}') AND channel IN (%(channel)s, '{ALL}')
+"""  # noqa: S608 - table and column names from model metadata, every value a parameter
+
+
+def _pg_lookup(contacts: set[tuple[str, bytes]], asked: set[uuid.UUID], purpose_code: str, channel: str) -> _Found:
+    found = _Found()
+    ordered = sorted(contacts)
+    params = {
+        "kinds": [kind for kind, _ in ordered],
+        "indexes": [index for _, index in ordered],
+        "subjects": sorted(asked),
+        "purpose": purpose_code,
+        "channel": channel,
+    }
+    # One recipient (the single check, called before every message): the statement prepared once per connection.
+    # A list: planned for its size each time, which costs nothing next to the list.
+    with prepared_cursor() if len(contacts) + len(asked) == 1 else connection.cursor() as cursor:
+        cursor.execute(_PG_CHECK, params)
+        rows = cursor.fetchall()
+    for tag, kind, index, subject_id, other_id, status, regimes, *state in rows:
+        key = (kind, bytes(index)) if index is not None else None
+        if tag == "h":
+            if key in contacts:
+                found.holders.setdefault(key, set()).add(subject_id)
+        elif tag == "l":
+            found.live[subject_id] = {"id": other_id, "status": status, "regimes": json.loads(regimes)}
+        elif tag == "x":
+            if key in contacts:
+                found.suppressed.add(key)
+        elif key is None or key in contacts:
+            purpose, state_channel, occurred_at, event_id, valid_until, method, actor_kind, minor = state
+            found.add_state(
+                {
+                    "subject_id": subject_id,
+                    "contact_kind": kind,
+                    "contact_index": index,
+                    "purpose_code": purpose,
+                    "channel": state_channel,
+                    "status": status,
+                    "occurred_at": occurred_at,
+                    "last_event_id": event_id,
+                    "valid_until": valid_until,
+                    "method": method,
+                    "actor_kind": actor_kind,
+                    "given_by_minor": minor,
+                }
+            )
+    return found
+
+
+def _orm_lookup(contacts: set[tuple[str, bytes]], asked: set[uuid.UUID], purpose_code: str, channel: str) -> _Found:
+    """The same reads through the ORM, for the other databases (SQLite in the demo and tests)."""
+    found = _Found()
+    indexes = [index for _, index in contacts]
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    if indexes:
+        holders = Identifier.objects.filter(blind_index__any=indexes, namespace="").values_list(
+            "kind", "blind_index", *(f"subject__{column}" for column in _SUBJECT_COLUMNS)
         )
-        .values_list("contact_kind", "contact_index", "no_id", "mark", "no_regimes", "no_merge")
-    )
-    return [list(row) for row in holders.union(suppressions, all=True)]
+        for kind, index, *subject in holders:
+            key = (kind, bytes(index))
+            if key in contacts:
+                found.holders.setdefault(key, set()).add(subject[0])
+                rows[subject[0]] = dict(zip(_SUBJECT_COLUMNS, subject, strict=True))
+        suppressions = Suppression.objects.filter(contact_index__any=indexes, channel__in=[channel, ALL])
+        for kind, index in suppressions.values_list("contact_kind", "contact_index"):
+            if (kind, bytes(index)) in contacts:
+                found.suppressed.add((kind, bytes(index)))
+    asked = asked | {subject_id for holders in found.holders.values() for subject_id in holders}
+    found.live = _live_subjects(asked, rows)
+    scope = Q(purpose_code__in=[purpose_code, ALL], channel__in=[channel, ALL])
+    live_ids = [row["id"] for row in found.live.values()]
+    queries = []
+    if live_ids:
+        queries.append(ConsentState.objects.filter(scope, subject_id__any=live_ids, contact_index__isnull=True))
+    if indexes:
+        queries.append(ConsentState.objects.filter(scope, contact_index__any=indexes))
+    for query in queries:
+        for row in query.values(*_STATE_COLUMNS):
+            if row["contact_index"] is None or (row["contact_kind"], bytes(row["contact_index"])) in contacts:
+                found.add_state(row)
+    return found
 
 
 def _record_owners(external: set[tuple[str, bytes]]) -> dict[tuple[str, bytes], set[uuid.UUID]]:
@@ -256,80 +364,29 @@ def _record_owners(external: set[tuple[str, bytes]]) -> dict[tuple[str, bytes], 
     return found
 
 
-def _subjects(subject_ids: set[uuid.UUID], known: dict[uuid.UUID, dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
-    """The subjects, merged ones replaced by the subject they were merged into (rows already read are reused)."""
+def _live_subjects(
+    subject_ids: set[uuid.UUID], known: dict[uuid.UUID, dict[str, Any]]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Each subject's live row: merged ones replaced by the subject they were merged into."""
     rows = dict(known)
-    if missing := subject_ids - set(rows):
-        rows.update({row["id"]: row for row in Subject.objects.filter(pk__any=list(missing)).values(*_SUBJECT_COLUMNS)})
-    survivors = {row["merged_into_id"] for row in rows.values() if row["status"] == Subject.Status.MERGED}
-    if survivors - set(rows):
-        extra = Subject.objects.filter(pk__any=list(survivors - set(rows))).values(*_SUBJECT_COLUMNS)
-        rows.update({row["id"]: row for row in extra})
+    for _ in range(_MERGE_DEPTH + 1):
+        wanted = (subject_ids - set(rows)) | {
+            row["merged_into_id"] for row in rows.values() if row["status"] == Subject.Status.MERGED
+        }
+        wanted -= set(rows)
+        if not wanted:
+            break
+        rows.update({row["id"]: row for row in Subject.objects.filter(pk__any=list(wanted)).values(*_SUBJECT_COLUMNS)})
     live: dict[uuid.UUID, dict[str, Any]] = {}
     for subject_id in subject_ids:
         row = rows.get(subject_id)
-        while row is not None and row["status"] == Subject.Status.MERGED:
+        for _ in range(_MERGE_DEPTH + 1):
+            if row is None or row["status"] != Subject.Status.MERGED:
+                break
             row = rows.get(row["merged_into_id"])
-        if row is not None:
+        if row is not None and row["status"] != Subject.Status.MERGED:
             live[subject_id] = row
     return live
-
-
-_STATE_COLUMNS = (
-    "subject_id",
-    "contact_kind",
-    "contact_index",
-    "purpose_code",
-    "channel",
-    "status",
-    "occurred_at",
-    "last_event_id",
-    "valid_until",
-    "method",
-    "actor_kind",
-    "given_by_minor",
-)
-_STATE_SELECT = ", ".join(_STATE_COLUMNS)
-_PG_STATES = f"""
-SELECT {_STATE_SELECT} FROM {ConsentState._meta.db_table}
- WHERE contact_index IS NULL AND subject_id = ANY(%s::uuid[])
-   AND purpose_code IN (%s, '{ALL}') AND channel IN (%s, '{ALL}')
-UNION ALL
-SELECT {_STATE_SELECT} FROM {ConsentState._meta.db_table}
- WHERE contact_index = {_HEX_ARRAY} AND purpose_code IN (%s, '{ALL}') AND channel IN (%s, '{ALL}')
-"""  # noqa: S608 - column and table names from model metadata, every value a parameter
-
-
-def _state_rows(
-    subject_ids: list[uuid.UUID], indexes: list[bytes], purpose_code: str, channel: str
-) -> Iterable[dict[str, Any]]:
-    if not subject_ids and not indexes:
-        return []
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _PG_STATES,
-                [subject_ids, purpose_code, channel, [index.hex() for index in indexes], purpose_code, channel],
-            )
-            return [dict(zip(_STATE_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
-    scope = Q(purpose_code__in=[purpose_code, ALL], channel__in=[channel, ALL])
-    queries = []
-    if subject_ids:
-        queries.append(ConsentState.objects.filter(scope, subject_id__any=subject_ids, contact_index__isnull=True))
-    if indexes:
-        queries.append(ConsentState.objects.filter(scope, contact_index__any=indexes))
-    selected = [query.values(*_STATE_COLUMNS) for query in queries]
-    return selected[0].union(*selected[1:], all=True) if len(selected) > 1 else selected[0]
-
-
-def _states(
-    subject_rows: set[uuid.UUID], contacts: set[tuple[str, bytes]], purpose_code: str, channel: str
-) -> dict[str, list[StateView]]:
-    found: dict[str, list[StateView]] = {}
-    for state in _state_rows(list(subject_rows), [index for _, index in contacts], purpose_code, channel):
-        view = _state_view(state)
-        found.setdefault(view.owner, []).append(view)
-    return found
 
 
 def _state_view(row: dict[str, Any]) -> StateView:

@@ -28,6 +28,23 @@ class ApiClient:
         return self.api_key.prefix
 
 
+def bearer_token(header: str) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header, or None for any other shape."""
+    keyword, _, token = header.partition(" ")
+    token = token.strip()
+    return token if keyword == ApiKeyAuthentication.keyword and token else None
+
+
+def active_api_key_with_scope(header: str, scope: str) -> ApiKey | None:
+    """For views outside DRF (the fast lane): the active key of the header if it carries ``scope``, else None
+    (the caller then hands the request to the DRF view, which answers with the precise error)."""
+    token = bearer_token(header)
+    api_key = api_key_authenticate(token) if token else None
+    if api_key is None or not api_key.is_active or not api_key.has_scope(scope):
+        return None
+    return api_key
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
@@ -35,10 +52,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
-        keyword, _, token = header.partition(" ")
-        if keyword != self.keyword or not token.strip():
+        token = bearer_token(header)
+        if token is None:
             raise exceptions.AuthenticationFailed("Send the key as Authorization: Bearer <key>.", code="bad_header")
-        api_key = api_key_authenticate(token.strip())
+        api_key = api_key_authenticate(token)
         if api_key is None:
             raise exceptions.AuthenticationFailed("The API key is not valid.", code="invalid_key")
         if not api_key.is_active:

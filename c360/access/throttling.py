@@ -28,3 +28,15 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         self.rate = request.auth.rate or settings.C360_API_KEY_RATE
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
+
+
+class _KeyedRequest:
+    """What the throttle reads of a request: its API key."""
+
+    def __init__(self, api_key: ApiKey) -> None:
+        self.auth = api_key
+
+
+def api_key_request_allowed(api_key: ApiKey) -> bool:
+    """Count one request against the key's budget (for views outside DRF); False once it is spent."""
+    return ApiKeyRateThrottle().allow_request(_KeyedRequest(api_key), None)  # type: ignore[arg-type]

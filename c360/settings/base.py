@@ -107,6 +107,8 @@ C360_RESOLUTION_BLOCKED_VALUES: dict[str, list[str]] = {
     "cpf": envlist("C360_BLOCKED_CPFS", ["12345678909", "00000000191"]),
 }
 C360_API_KEY_RATE = envstr("C360_API_KEY_RATE", "600/min")
+# The consent check answers past most of the middleware (c360.api.middleware.FastLaneMiddleware).
+C360_API_FAST_LANE = envbool("C360_API_FAST_LANE", default=True)
 
 # ---------------------------------------------------------------- apps
 INSTALLED_APPS = [
@@ -136,6 +138,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "c360.lib.logs.RequestIdMiddleware",
     "c360.metrics.MetricsMiddleware",  # times every request by route name (never the raw path)
+    "c360.api.middleware.FastLaneMiddleware",  # the consent check answers here, past the rest of the stack
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

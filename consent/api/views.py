@@ -6,7 +6,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from django.http import FileResponse, StreamingHttpResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -15,9 +16,12 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
-from c360.access.models import Scope
+from c360.access.authentication import active_api_key_with_scope
+from c360.access.models import ApiKey, Scope
+from c360.access.throttling import api_key_request_allowed
 from c360.api.errors import error_response
 from c360.api.serializers import ErrorSerializer, StrictCharField, StrictSerializer
 from c360.lib.signing import public_key
@@ -31,6 +35,7 @@ from consent.selectors import (
     consent_check,
     consent_check_many,
     parse_recipient,
+    recipient_error,
     subject_consent_history,
     subject_consent_states,
 )
@@ -85,8 +90,63 @@ class DecisionSerializer(serializers.Serializer):
     valid_until = serializers.DateTimeField(allow_null=True)
 
 
+_CHECK_FIELDS = frozenset({"recipient", "purpose", "channel"})
+_TEXT_LIMITS = {"purpose": 80, "channel": 16, "email": 320, "phone": 64, "external_id": 255, "source": 64}
+
+
+def _plain(value: Any, limit: int) -> bool:
+    """Text the serializer would take unchanged (ASCII, trimmed, within its limit); anything else is theirs."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= limit
+        and value.isascii()
+        and value == value.strip()
+        and ("\x00" not in value)
+    )
+
+
+def _fast_lane_input(request: HttpRequest) -> tuple[ApiKey, Recipient, str, str] | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "") if request.content_type == "application/json" else ""
+    api_key = active_api_key_with_scope(header, Scope.CONSENT_CHECK)
+    if api_key is None:
+        return None
+    try:
+        data = json.loads(request.body)
+    except (ValueError, RequestDataTooBig):
+        return None
+    if not isinstance(data, dict) or data.keys() != _CHECK_FIELDS or not isinstance(data["recipient"], dict):
+        return None
+    texts = {"purpose": data["purpose"], "channel": data["channel"], **data["recipient"]}
+    if not all(_plain(value, _TEXT_LIMITS[name]) for name, value in texts.items() if name in _TEXT_LIMITS):
+        return None
+    recipient = parse_recipient(data["recipient"])
+    if not isinstance(recipient, Recipient) or recipient_error(recipient):
+        return None
+    return api_key, recipient, data["purpose"], data["channel"]
+
+
+def consent_check_fast_lane(request: HttpRequest) -> HttpResponse | None:
+    """The single check without DRF, for the well-formed and authorised request (see FastLaneMiddleware).
+
+    Returns None whenever ``ConsentCheckApi`` must answer instead: any error, a spent rate budget, text the
+    serializer would trim or refuse. The answer is the view's, byte for byte (tests compare both).
+    """
+    given = _fast_lane_input(request)
+    if given is None or not api_key_request_allowed(given[0]):
+        return None
+    _, recipient, purpose, channel = given
+    result = consent_check(recipient, purpose_code=purpose, channel=channel)
+    count_consent_check(allowed=result.decision.allowed, reasons=result.decision.reasons)
+    body = ConsentCheckApi.answer(result, purpose, channel)
+    return HttpResponse(
+        json.dumps(body, cls=JSONEncoder, ensure_ascii=False, separators=(",", ":")).encode(),
+        content_type="application/json",
+    )
+
+
 class ConsentCheckApi(APIView):
     required_scope = Scope.CONSENT_CHECK
+    fast_lane = staticmethod(consent_check_fast_lane)
 
     class InputSerializer(StrictSerializer):
         recipient = RecipientSerializer()
@@ -119,14 +179,11 @@ class ConsentCheckApi(APIView):
                 {"recipient": [{"code": "invalid", "message": result.error}]},
             )
         count_consent_check(allowed=result.decision.allowed, reasons=result.decision.reasons)
-        return Response(
-            {
-                **decision_body(result.decision),
-                "purpose": data["purpose"],
-                "channel": data["channel"],
-                "checked_at": timezone.now(),
-            }
-        )
+        return Response(self.answer(result, data["purpose"], data["channel"]))
+
+    @staticmethod
+    def answer(result: CheckResult, purpose: str, channel: str) -> dict[str, Any]:
+        return {**decision_body(result.decision), "purpose": purpose, "channel": channel, "checked_at": timezone.now()}
 
 
 class ConsentBulkCheckApi(APIView):

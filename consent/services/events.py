@@ -341,7 +341,8 @@ def _project(prepared: Sequence[_Prepared]) -> None:
     ConsentState.objects.bulk_create(created.values())
     if len(changed) == 1:  # the usual single write: a plain UPDATE, not bulk_update's CASE per field
         (state,) = changed.values()
-        ConsentState.objects.filter(pk=state.pk).update(**{name: getattr(state, name) for name in PROJECTED_FIELDS})
+        columns = (ConsentState._meta.get_field(name).attname for name in PROJECTED_FIELDS)  # ids, not fetches
+        ConsentState.objects.filter(pk=state.pk).update(**{column: getattr(state, column) for column in columns})
     else:
         ConsentState.objects.bulk_update(changed.values(), [*PROJECTED_FIELDS])
 
