@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
+import time
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from c360.access.models import ApiKey
 from c360.access.services import api_key_authenticate, api_key_issue, api_key_revoke
+from c360.access.throttling import api_key_spend
 from c360.lib.errors import NotFound, ValidationFailed
 from c360.lib.history import Actor
 
@@ -101,3 +104,18 @@ def test_commands_fail_clearly_on_bad_input():
     with pytest.raises(CommandError, match="No API key has that prefix"):
         call_command("revoke_api_key", "missing1")
     assert not ApiKey.objects.exists()
+
+
+def test_a_budget_is_counted_per_window_and_comes_back_with_the_next():
+    issued = api_key_issue(name="crm", scopes=["consent:check"], rate="3/sec", actor=Actor.system("tests"))
+    other = api_key_issue(name="shop", scopes=["consent:check"], rate="3/sec", actor=Actor.system("tests"))
+    # Start at the beginning of a window, so that the four requests below fall in the same one.
+    time.sleep(math.ceil(time.time()) - time.time())
+
+    answers = [api_key_spend(issued.api_key) for _ in range(4)]
+
+    assert answers[:3] == [None, None, None]
+    assert 0 < answers[3] <= 1  # seconds until the next window
+    assert api_key_spend(other.api_key) is None  # each key has its own budget
+    time.sleep(answers[3])
+    assert api_key_spend(issued.api_key) is None
