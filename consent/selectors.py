@@ -279,9 +279,8 @@ def _pg_lookup(contacts: set[tuple[str, bytes]], asked: set[uuid.UUID], purpose_
         "purpose": purpose_code,
         "channel": channel,
     }
-    # One recipient (the single check, called before every message): the statement prepared once per connection.
-    # A list: planned for its size each time, which costs nothing next to the list.
-    with prepared_cursor() if len(contacts) + len(asked) == 1 else connection.cursor() as cursor:
+    # Prepared once per connection (the single check runs before every message), values and rows in binary.
+    with prepared_cursor() as cursor:
         cursor.execute(_PG_CHECK, params)
         rows = cursor.fetchall()
     for tag, kind, index, subject_id, other_id, status, regimes, *state in rows:
