@@ -6,9 +6,8 @@ import smtplib
 from typing import Any
 
 from celery import shared_task
-from django.conf import settings
 
-from dsar.services.execution import RetryLater, request_task_run
+from dsar.services.execution import RetryLater, request_task_run, requests_recover_stale, retry_countdown
 from dsar.services.requests import requests_flag_overdue, requests_remind
 
 # A mail server that is down or busy is worth another try; a refused address or a bad message is not.
@@ -32,14 +31,19 @@ def request_task_run_task(self, task_id: int) -> str:  # noqa: ANN001
         except RetryLater as retry:
             if self.request.is_eager:
                 continue  # no broker (demo, tests): nothing can wait, so the attempts run back to back
-            countdown = min(settings.C360_DSAR_RETRY_BASE_SECONDS * 2 ** (retry.attempts - 1), 3600)
-            raise self.retry(countdown=countdown, exc=None) from None
+            raise self.retry(countdown=retry_countdown(retry.attempts), exc=None) from None
         return task.status if task else "missing"
 
 
 @shared_task(name="dsar.deadlines")
 def requests_deadlines_task() -> dict[str, int]:
     return {"reminded": requests_remind(), "overdue": requests_flag_overdue()}
+
+
+@shared_task(name="dsar.recover_stale")
+def requests_recover_stale_task() -> dict[str, int]:
+    """Crash recovery: requests that nothing has moved for C360_DSAR_STALE_SECONDS get their work again."""
+    return requests_recover_stale()
 
 
 @shared_task(name="dsar.mail_received", **_MAIL_TASK)

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -21,6 +22,8 @@ from c360.lib.errors import ApplicationError
 from c360.lib.identifiers import IdentifierError
 
 logger = logging.getLogger("c360.api")
+# Seconds a client is asked to wait when the database cannot be reached (a restart, a failover).
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 _MESSAGES = {
     "validation_error": "The request has invalid fields; see errors.",
@@ -59,6 +62,34 @@ def error_response(code: str, message: str, status_code: int, errors: Any = None
     return Response(body, status=status_code)
 
 
+def _server_side_failure(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """The answer to a failure that is not the caller's doing and that we know how to name, or None."""
+    view = context["view"].__class__.__name__
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is unreachable or dropped the connection (a restart, a failover, too many clients).
+        # The same call works once it is back: Django opens a new connection on the next request.
+        logger.warning("Database unavailable in %s: %s", view, type(exc).__name__)
+        set_rollback()
+        response = error_response(
+            "service_unavailable",
+            "The service cannot reach its database right now. Try again shortly.",
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            retry_after_seconds=DATABASE_RETRY_AFTER_SECONDS,
+        )
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
+    if isinstance(exc, CryptoError):
+        # Stored ciphertext that fails authentication is an integrity incident, not a client error.
+        logger.error("Integrity failure in %s: %s", view, exc)
+        set_rollback()
+        return error_response(
+            "data_integrity_error",
+            "Stored data failed its integrity check; the incident has been logged.",
+            500,
+        )
+    return None
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -79,15 +110,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             {"value": [{"code": exc.code, "message": exc.message}]},
         )
 
-    if isinstance(exc, CryptoError):
-        # Stored ciphertext that fails authentication is an integrity incident, not a client error.
-        logger.error("Integrity failure in %s: %s", context["view"].__class__.__name__, exc)
-        set_rollback()
-        return error_response(
-            "data_integrity_error",
-            "Stored data failed its integrity check; the incident has been logged.",
-            500,
-        )
+    failure = _server_side_failure(exc, context)
+    if failure is not None:
+        return failure
 
     response = exception_handler(exc, context)
     if response is None:

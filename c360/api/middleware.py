@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
@@ -55,8 +56,8 @@ class FastLaneMiddleware:
     CSRF, locale, two-factor, DRF's negotiation and serializers) costs more than the check itself. A DRF view
     at a fixed path opts in with a ``fast_lane`` callable: it answers the well-formed, authorised request
     itself or returns None, and the request then goes through the whole stack to the view, which gives every
-    error its usual answer. Responses of the lane get the same security headers as any other.
-    ``C360_API_FAST_LANE=0`` turns every lane off.
+    error its usual answer (a database that cannot be reached included: the API's 503). Responses of the
+    lane get the same security headers as any other. ``C360_API_FAST_LANE=0`` turns every lane off.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -73,7 +74,10 @@ class FastLaneMiddleware:
             # An HTTPS redirect is the full stack's to give.
             if found is not None and self.security.process_request(request) is None:
                 lane, request.resolver_match = found
-                response = lane(request)
+                try:
+                    response = lane(request)
+                except (OperationalError, InterfaceError):
+                    response = None  # the database is away: the view answers with the API's 503
                 if response is not None:
                     if not response.streaming and not response.has_header("Content-Length"):
                         response.headers["Content-Length"] = str(len(response.content))  # as CommonMiddleware

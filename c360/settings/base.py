@@ -56,6 +56,11 @@ C360_DSAR_INTERNAL_BUFFER_DAYS = envint("C360_DSAR_INTERNAL_BUFFER_DAYS", 3, min
 C360_DSAR_REMIND_DAYS = [int(days) for days in envlist("C360_DSAR_REMIND_DAYS", ["7", "3", "1"])]
 C360_DSAR_MAX_ATTEMPTS = envint("C360_DSAR_MAX_ATTEMPTS", 5, minimum=1)
 C360_DSAR_RETRY_BASE_SECONDS = envint("C360_DSAR_RETRY_BASE_SECONDS", 30, minimum=0)
+# Crash recovery (docs/security.md, "Crash recovery"): a request that nothing has moved for this long (its
+# worker killed mid-task, its message lost by the broker) has its work dispatched again by a periodic
+# sweeper, which runs this often. Every step is idempotent, and a task runs in one worker at a time.
+C360_DSAR_STALE_SECONDS = envint("C360_DSAR_STALE_SECONDS", 600, minimum=1)
+C360_DSAR_SWEEP_SECONDS = envint("C360_DSAR_SWEEP_SECONDS", 60, minimum=1)
 C360_DSAR_LINK_LIFETIME = timedelta(hours=envint("C360_DSAR_LINK_HOURS", 72, minimum=1))
 C360_DPO_EMAIL = envstr("C360_DPO_EMAIL", "") or ""
 # Who the portal names as controller and encarregado/DPO (LGPD Art. 41 §1, GDPR Art. 13(1)(a)-(b)).
@@ -318,6 +323,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis only: a message whose worker died before acknowledging it is delivered again after this many
+# seconds. Every task is acks_late, so keep it above the longest task; DSAR work does not wait for it
+# (C360_DSAR_STALE_SECONDS and the sweeper recover it sooner).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("C360_BROKER_VISIBILITY_TIMEOUT", 3600, minimum=1)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
@@ -325,6 +334,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "consent-ledger-checkpoint": {"task": "consent.ledger_checkpoint", "schedule": 86400.0},
     "consent-ledger-verify": {"task": "consent.ledger_verify", "schedule": 86400.0},
     "dsar-deadlines": {"task": "dsar.deadlines", "schedule": 3600.0},
+    "dsar-recover-stale": {"task": "dsar.recover_stale", "schedule": float(C360_DSAR_SWEEP_SECONDS)},
     "portal-logins-purge": {"task": "profiles.portal_logins_purge", "schedule": 86400.0},
     "retention-run": {"task": "compliance.retention_run", "schedule": 86400.0},
 }

@@ -5,27 +5,35 @@ record the plan (the locators) in its own committed transaction; (3) act in the 
 outcome and mark the task done. A worker that dies between (3) and (4) leaves a task that is re-run:
 the source's own idempotency makes the second pass a no-op, and the plan from the first pass lets the
 outcome say what the earlier attempt did, so the audit stays complete.
+
+Only one worker runs a task at a time (``_claimed``), and a request that a crash or a lost message left
+waiting is picked up again by ``requests_recover_stale`` (a beat task): see docs/security.md, "Crash recovery".
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from c360.lib.crypto import WrappedKey, data_key_create, data_key_open, decrypt_stream, encrypt_stream
 from c360.lib.errors import Conflict, NotFound, ValidationFailed
+from c360.lib.faults import failpoint
 from c360.lib.history import Actor, acting_as
 from dsar.connectors import ManualStep, connector_for
 from dsar.connectors.base import ConnectorError, ExportedRecord, Identity, Match, Outcome
-from dsar.models import DataRequest, RequestTask
+from dsar.models import OPERATIONS, DataRequest, RequestEvent, RequestTask
 from dsar.services.requests import _event, request_details, request_identities, request_join
 
 logger = logging.getLogger(__name__)
@@ -87,18 +95,70 @@ def _identities(request: DataRequest) -> list[Identity]:
     return identities
 
 
+def retry_countdown(attempts: int) -> int:
+    """Seconds before the next attempt after ``attempts`` failed ones: doubling, at most an hour."""
+    return min(settings.C360_DSAR_RETRY_BASE_SECONDS * 2 ** (attempts - 1), 3600)
+
+
+def _claim_key(task_id: int) -> int:
+    digest = hashlib.sha256(f"c360.dsar.task|{task_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextlib.contextmanager
+def _claimed(task_id: int) -> Iterator[bool]:
+    """Whether this process may run the task now: one at a time, however many copies of its message exist.
+
+    On PostgreSQL, a session advisory lock keyed by the task. The server drops it with the connection,
+    so a worker that is killed never leaves it behind, and a live one always keeps it. Elsewhere (SQLite:
+    one process) the claim is always granted.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = _claim_key(task_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        claimed = bool(cursor.fetchone()[0])
+    try:
+        yield claimed
+    finally:
+        if claimed:
+            with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
 def request_task_run(*, task_id: int) -> RequestTask | None:
     """Run one source task. Raises ``RetryLater`` for a retryable failure with attempts left."""
+    with _claimed(task_id) as claimed:
+        if not claimed:
+            # A second copy of the message (the broker's redelivery, the sweeper) while a live worker runs
+            # the task: that worker finishes it, or dies and the task is handed out again.
+            logger.info("DSAR task %s is running in another worker; this delivery does nothing", task_id)
+            return RequestTask.objects.filter(pk=task_id).first()
+        return _run(task_id)
+
+
+def _run(task_id: int) -> RequestTask | None:
     task = _start(task_id)
     if task is None:
-        return RequestTask.objects.filter(pk=task_id).first()
+        found = RequestTask.objects.filter(pk=task_id).first()
+        if found is not None and found.status == Status.DONE:
+            # A message delivered again after its worker died: the task is done, but the join (and the
+            # package) that followed it may not be. Both are idempotent.
+            request_join(request_id=found.request_id)
+        return found
     request, source = task.request, task.source
+    failpoint(f"dsar.task.started.{source.code}")
     reason = f"dsar {request.protocol}"
     try:
         connector = connector_for(source, actor=Actor.system(f"dsar:{request.protocol}"), reason=reason)
         matches = connector.locate(_identities(request))
+        failpoint(f"dsar.task.located.{source.code}")
         _record_plan(task, matches)
+        failpoint(f"dsar.task.planned.{source.code}")
         outcome, exported = _act(connector, task, matches, request)
+        failpoint(f"dsar.task.acted.{source.code}")
     except ManualStep:
         return _wait_for_person(task)
     except ConnectorError as exc:
@@ -181,9 +241,14 @@ def _finish(
         locked.save(
             update_fields=["status", "finished_at", "outcome", "retryable", "export_wrapped_key", "export_kek_version"]
         )
-        transaction.on_commit(lambda: request_join(request_id=task.request_id))
+        transaction.on_commit(lambda: _join_after(task))
     logger.info("DSAR task %s done in %s", task.pk, task.source.code)
     return locked
+
+
+def _join_after(task: RequestTask) -> None:
+    failpoint(f"dsar.task.finished.{task.source.code}")
+    request_join(request_id=task.request_id)
 
 
 def _store_export(task: RequestTask, records: list[ExportedRecord]) -> tuple[WrappedKey, str]:
@@ -284,3 +349,81 @@ def manual_task_complete(*, task_id: int, actor: Actor, note: str, evidence: byt
         task.save()
     transaction.on_commit(lambda: request_join(request_id=task.request_id))
     return task
+
+
+def requests_recover_stale(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Hand out again the work of requests that nothing has moved for ``C360_DSAR_STALE_SECONDS``.
+
+    A worker killed mid-task leaves its task running and its message unacknowledged (Redis delivers it
+    again only after the visibility timeout, an hour by default); a broker restarted without persistence
+    loses its queue; a web process that dies between committing a verification and queuing its tasks
+    never queues them. Each would leave a request waiting forever. Called by a beat task every
+    ``C360_DSAR_SWEEP_SECONDS``: a pending task whose message is overdue, or a running one that no live
+    worker holds, is queued again; a request whose tasks are all done is joined; an access request in
+    review without its package gets it built. A "recovery" event says what was done (and restarts the clock).
+    """
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.C360_DSAR_STALE_SECONDS)
+    latest = RequestEvent.objects.filter(request=OuterRef("pk")).order_by("-at").values("at")[:1]
+    export_types = [kind for kind, operation in OPERATIONS.items() if operation == "export"]
+    stale = (
+        DataRequest.objects.filter(verification_outcome=DataRequest.Outcome.VERIFIED)
+        .filter(
+            Q(status=DataRequest.Status.IN_PROGRESS)
+            | Q(status=DataRequest.Status.IN_REVIEW, request_type__in=export_types, package__isnull=True)
+        )
+        .annotate(last_event_at=Subquery(latest))
+        .filter(last_event_at__lt=cutoff)
+        .values_list("id", flat=True)
+    )
+    counts = {"requests": 0, "tasks": 0}
+    for request_id in list(stale):
+        queued = _recover(request_id, cutoff)
+        if queued is not None:
+            counts["requests"] += 1
+            counts["tasks"] += queued
+    return counts
+
+
+def _overdue(task: RequestTask, cutoff: dt.datetime) -> bool:
+    """Whether the task's message should have been run by now (and the task is free to run)."""
+    if task.status == Status.PENDING:
+        # After a retryable failure the next attempt is scheduled with backoff: not due before then.
+        return not (task.attempts and task.finished_at) or (
+            task.finished_at + dt.timedelta(seconds=retry_countdown(task.attempts)) < cutoff
+        )
+    if task.status == Status.RUNNING:
+        with _claimed(task.pk) as free:
+            return free  # held: a live worker is still on it (a long export), leave it alone
+    return False
+
+
+def _recover(request_id: Any, cutoff: dt.datetime) -> int | None:
+    from dsar.tasks import request_task_run_task
+
+    system = Actor.system("dsar-recovery")
+    with transaction.atomic():
+        request = DataRequest.objects.select_for_update().filter(pk=request_id).first()
+        if request is None or RequestEvent.objects.filter(request=request, at__gte=cutoff).exists():
+            return None  # it moved since the query
+        tasks = list(request.tasks.select_related("source"))
+        if request.status == DataRequest.Status.IN_PROGRESS:
+            queued = [task for task in tasks if _overdue(task, cutoff)]
+            if not queued and any(task.status != Status.DONE for task in tasks):
+                return None  # waiting for a person, a failed source, or a retry not yet due
+        else:
+            queued = []
+        stale_for = int((timezone.now() - cutoff).total_seconds())
+        with acting_as(system):
+            if queued:
+                codes = ", ".join(task.source.code for task in queued)
+                note = f"nothing moved for {stale_for}s: queued again: {codes}"
+            else:
+                note = f"nothing moved for {stale_for}s: every source answered; joined again"
+            _event(request, system, "recovery", note=note, tasks=[task.pk for task in queued])
+        for task in queued:
+            transaction.on_commit(lambda task_id=task.pk: request_task_run_task.delay(task_id))
+        if not queued:
+            request_join(request_id=request.id)
+    logger.warning("DSAR %s recovered: %d task(s) queued again", request.protocol, len(queued))
+    return len(queued)

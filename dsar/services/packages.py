@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from c360.lib.crypto import DataKey, WrappedKey, data_key_create, data_key_open, decrypt_stream, encrypt_stream
 from c360.lib.errors import Conflict, Gone, NotFound
+from c360.lib.faults import failpoint
 from c360.lib.history import Actor, acting_as
 from c360.lib.signing import sign
 from consent.models import Purpose
@@ -199,6 +200,7 @@ def _csv(per_source: dict[str, list[dict[str, Any]]]) -> str:
 @transaction.atomic
 def package_build(*, request_id: uuid.UUID | str) -> ExportPackage:
     """Assemble, sign and encrypt the package of a request whose export tasks are all done. Idempotent."""
+    failpoint("dsar.package.start")
     request = DataRequest.objects.select_for_update().get(pk=request_id)
     existing = ExportPackage.objects.filter(request=request).first()
     if existing is not None:
@@ -237,6 +239,7 @@ def package_build(*, request_id: uuid.UUID | str) -> ExportPackage:
     data_key = data_key_create(holder)
     package.wrapped_key, package.kek_version = holder.wrapped_dek, holder.kek_version
     sealed_file_write(_path(package), buffer.getvalue(), data_key=data_key, context=holder.key_context())
+    failpoint("dsar.package.written")  # a crash here leaves a file no key can open: the next build writes anew
     system = Actor.system("dsar-packages")
     package.save(force_insert=True)
     with acting_as(system):
@@ -244,6 +247,7 @@ def package_build(*, request_id: uuid.UUID | str) -> ExportPackage:
     # The person proved the contact point they filed from, asked for themselves and for a download:
     # the answer is theirs at once (C360_DSAR_AUTO_RELEASE); anything else waits for the DPO.
     request_release_automatically(request_id=request.id)
+    transaction.on_commit(lambda: failpoint("dsar.package.committed"))
     return package
 
 

@@ -305,6 +305,16 @@ def request_join(*, request_id: uuid.UUID | str) -> DataRequest:
     if RequestTask.objects.filter(request_id=request_id).exclude(status=RequestTask.Status.DONE).exists():
         return DataRequest.objects.get(pk=request_id)  # not the last one: no lock, no write
     request = _locked(request_id)
+    if (
+        request.status == Status.IN_REVIEW
+        and request.operation == "export"
+        and not ExportPackage.objects.filter(request=request).exists()
+    ):
+        # Joined, but the worker died before the package was built: build it now (idempotent).
+        from dsar.services.packages import package_build
+
+        transaction.on_commit(lambda: package_build(request_id=request.id))
+        return request
     if request.status != Status.IN_PROGRESS:
         return request
     tasks = list(request.tasks.select_related("source"))
