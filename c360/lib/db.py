@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 from collections.abc import Sequence
@@ -246,6 +247,17 @@ ForeignObject.register_lookup(AnyOf)
 # ---------------------------------------------------------------- prepared statements for the hot path
 
 
+@functools.cache
+def _prepared_cursor_class() -> type:
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparedCursor(ServerBindingCursor):
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            return super().execute(query, params, prepare=True, binary=True)
+
+    return PreparedCursor
+
+
 def prepared_cursor() -> Any:
     """A cursor (PostgreSQL) whose statements are prepared in each connection on first use, with the values
     bound server-side and the rows read in binary: a hot, fixed statement is parsed once per connection
@@ -256,14 +268,8 @@ def prepared_cursor() -> Any:
     Behind PgBouncer in transaction mode, prepared statements need PgBouncer >= 1.21 with
     ``max_prepared_statements`` set.
     """
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
-    class PreparedCursor(ServerBindingCursor):
-        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-            return super().execute(query, params, prepare=True, binary=True)
-
     connection.ensure_connection()
-    return connection._prepare_cursor(PreparedCursor(connection.connection))
+    return connection._prepare_cursor(_prepared_cursor_class()(connection.connection))
 
 
 def plan_prepared_statements_once(sender: Any, connection: Any, **kwargs: Any) -> None:
