@@ -11,7 +11,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,7 @@ from consent.models import (
 )
 from consent.selectors import RULE_CACHE_SECONDS, forget_cached_rules, heads_as_of, ledger_verify
 from profiles.encryption import cipher_for, unseal
+from profiles.lock_objects import subjects_lock_for_consent
 from profiles.models import Subject
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ PROJECTED_FIELDS = (
     "updated_at",
 )
 DOI_VALIDITY = dt.timedelta(days=7)
+LIVE_STATUSES = (Subject.Status.ACTIVE, Subject.Status.RESTRICTED)
+WRITE_ATTEMPTS = 5  # a write prepared again each time a merge or an erasure of its subject got in first
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,11 @@ class EventInput:
 class _Prepared:
     row: dict[str, Any]
     key: tuple[Any, ...]
+    live_subject: bool = False  # prepared for a subject that was live then: it must still be when locked
+
+
+class _SubjectChanged(Exception):
+    """A subject was merged or erased between preparing an event for it and locking it: prepare again."""
 
 
 def _contact_index(kind: str, value: str) -> bytes:
@@ -260,10 +268,40 @@ def _prepare(event: EventInput, purposes: Mapping[str, Purpose], now: dt.datetim
         if contact_index is not None
         else ("s", row["subject_id"], event.purpose_code, event.channel)
     )
-    return _Prepared(row, key)
+    return _Prepared(row, key, live_subject=subject is not None)
 
 
 # ---------------------------------------------------------------- appending to chains and projecting
+
+
+def _lock_subjects(prepared: Sequence[_Prepared]) -> None:
+    """Lock the subjects of these events before their chains (profiles/lock_objects.py gives the order).
+
+    An event prepared for a live subject needs it still live once locked: a merge or an erasure that got in
+    between raises ``_SubjectChanged``, and the savepoint lets go of the locks taken here first, so the
+    caller prepares again (following the merge, or refusing the erased) without waiting for another
+    subject while it holds one.
+    """
+    subject_ids = {item.row["subject_id"] for item in prepared if item.row["subject_id"] is not None}
+    if not subject_ids:
+        return
+    expected_live = {item.row["subject_id"] for item in prepared if item.live_subject}
+    with transaction.atomic():
+        statuses = subjects_lock_for_consent(subject_ids)
+        if any(statuses.get(subject_id) not in LIVE_STATUSES for subject_id in expected_live):
+            raise _SubjectChanged
+
+
+def _appended(prepare: Callable[[], list[_Prepared]], actor: Actor) -> list[ConsentEvent]:
+    """Prepare and append, again when a subject was merged or erased meanwhile (rare: the two raced)."""
+    for _ in range(WRITE_ATTEMPTS):
+        prepared = prepare()
+        try:
+            with acting_as(actor):
+                return _append(prepared)
+        except _SubjectChanged:
+            continue
+    raise Conflict("The subject kept changing while the consent was recorded; try again.", code="subject_changed")
 
 
 def _lock_chains(chains: Iterable[str]) -> None:
@@ -283,6 +321,7 @@ def _chain_heads(chains: set[str]) -> dict[str, tuple[int, str]]:
 
 def _append(prepared: Sequence[_Prepared]) -> list[ConsentEvent]:
     """Give each event its place in its chain, hash it, store it, and update the projection."""
+    _lock_subjects(prepared)
     chains = {item.row["chain"] for item in prepared}
     _lock_chains(chains)
     heads = _chain_heads(chains)
@@ -388,9 +427,7 @@ def forget_cached_catalogue() -> None:
 @transaction.atomic
 def consent_record(*, event: EventInput, actor: Actor) -> ConsentEvent:
     """Append one event to the ledger (grant, deny, withdraw, object, expire) and update the state."""
-    prepared = _prepare(event, _purposes([event.purpose_code]), timezone.now())
-    with acting_as(actor):
-        (stored,) = _append([prepared])
+    (stored,) = _appended(lambda: [_prepare(event, _purposes([event.purpose_code]), timezone.now())], actor)
     logger.info(
         "Consent %s %s/%s on chain %s by %s",
         stored.action,
@@ -492,18 +529,23 @@ class ImportResult:
 def consents_import(*, events: Sequence[EventInput], actor: Actor) -> ImportResult:
     """Bring earlier consents in, each with its evidence. Invalid items are reported by position and
     skipped; the valid ones are recorded together."""
-    now = timezone.now()
     purposes = _purposes(event.purpose_code for event in events)
-    prepared, errors = [], {}
-    for position, event in enumerate(events):
-        try:
-            prepared.append(_prepare(event, purposes, now))
-        except (ValidationFailed, Gone) as exc:
-            errors[position] = {"code": exc.code, "message": exc.message, "errors": exc.errors}
-    prepared.sort(key=lambda item: item.row["occurred_at"])  # chains follow the order things happened
-    with acting_as(actor):
-        _append(prepared)
-    return ImportResult(recorded=len(prepared), errors=errors)
+    errors: dict[int, dict[str, Any]] = {}
+
+    def prepare() -> list[_Prepared]:
+        now = timezone.now()
+        prepared = []
+        errors.clear()
+        for position, event in enumerate(events):
+            try:
+                prepared.append(_prepare(event, purposes, now))
+            except (ValidationFailed, Gone) as exc:
+                errors[position] = {"code": exc.code, "message": exc.message, "errors": exc.errors}
+        prepared.sort(key=lambda item: item.row["occurred_at"])  # chains follow the order things happened
+        return prepared
+
+    recorded = _appended(prepare, actor)
+    return ImportResult(recorded=len(recorded), errors=errors)
 
 
 # ---------------------------------------------------------------- double opt-in
@@ -582,34 +624,37 @@ def consent_doi_confirm(*, token: str, ip: str = "", user_agent: str = "") -> Co
     now = timezone.now()
     request.confirmed_at = now
     request.save(update_fields=["confirmed_at"])
-    prepared = _prepare(
-        EventInput(
-            purpose_code=request.purpose.code,
-            channel=Channel.EMAIL,
-            action=Action.GRANT,
-            method=Method.DOUBLE_OPT_IN,
-            subject_id=request.subject_id,
-            notice_version_id=request.notice_version_id,
-            occurred_at=now,
-            source_system=request.source_system,
-            ip=ip,
-            user_agent=user_agent,
-            evidence={
-                "doi_token_sha256": request.token_hash,
-                "requested_at": request.requested_at.isoformat(),
-                "confirmed_at": now.isoformat(),
-            },
-        ),
-        {request.purpose.code: request.purpose},
-        now,
-    )
-    # The confirmation is tied to the address it was sent to (its blind index), not to a typed value.
-    prepared.row.update(contact_kind=IdentifierKind.EMAIL, contact_index=bytes(request.contact_index))
-    if prepared.row["subject_id"] is None:
-        prepared.row["chain"] = f"c:email:{bytes(request.contact_index).hex()}"
-    prepared.key = ("c", IdentifierKind.EMAIL, bytes(request.contact_index), request.purpose.code, Channel.EMAIL)
-    with acting_as(Actor("subject", str(request.subject_id or "contact"))):
-        (event,) = _append([prepared])
+
+    def prepare() -> list[_Prepared]:
+        prepared = _prepare(
+            EventInput(
+                purpose_code=request.purpose.code,
+                channel=Channel.EMAIL,
+                action=Action.GRANT,
+                method=Method.DOUBLE_OPT_IN,
+                subject_id=request.subject_id,
+                notice_version_id=request.notice_version_id,
+                occurred_at=now,
+                source_system=request.source_system,
+                ip=ip,
+                user_agent=user_agent,
+                evidence={
+                    "doi_token_sha256": request.token_hash,
+                    "requested_at": request.requested_at.isoformat(),
+                    "confirmed_at": now.isoformat(),
+                },
+            ),
+            {request.purpose.code: request.purpose},
+            now,
+        )
+        # The confirmation is tied to the address it was sent to (its blind index), not to a typed value.
+        prepared.row.update(contact_kind=IdentifierKind.EMAIL, contact_index=bytes(request.contact_index))
+        if prepared.row["subject_id"] is None:
+            prepared.row["chain"] = f"c:email:{bytes(request.contact_index).hex()}"
+        prepared.key = ("c", IdentifierKind.EMAIL, bytes(request.contact_index), request.purpose.code, Channel.EMAIL)
+        return [prepared]
+
+    (event,) = _appended(prepare, Actor("subject", str(request.subject_id or "contact")))
     return event
 
 
@@ -622,29 +667,31 @@ def consent_gpc_signal(
 ) -> list[ConsentEvent]:
     """A Global Privacy Control signal (``Sec-GPC: 1``): an objection to every sale or sharing purpose."""
     kind, value = contact or ("", "")
-    now = timezone.now()
     purposes = {purpose.code: purpose for purpose in Purpose.objects.filter(sale_or_share=True, is_active=True)}
-    prepared = [
-        _prepare(
-            EventInput(
-                purpose_code=code,
-                channel=ALL,
-                action=Action.OBJECT,
-                method=Method.GPC,
-                subject_id=subject_id,
-                contact_kind=kind,
-                contact_value=value,
-                source_system=source_system,
-                actor_kind=ActorKind.SUBJECT,
-                evidence={"sec_gpc": "1"},
-            ),
-            purposes,
-            now,
-        )
-        for code in sorted(purposes)
-    ]
-    with acting_as(actor):
-        return _append(prepared)
+
+    def prepare() -> list[_Prepared]:
+        now = timezone.now()
+        return [
+            _prepare(
+                EventInput(
+                    purpose_code=code,
+                    channel=ALL,
+                    action=Action.OBJECT,
+                    method=Method.GPC,
+                    subject_id=subject_id,
+                    contact_kind=kind,
+                    contact_value=value,
+                    source_system=source_system,
+                    actor_kind=ActorKind.SUBJECT,
+                    evidence={"sec_gpc": "1"},
+                ),
+                purposes,
+                now,
+            )
+            for code in sorted(purposes)
+        ]
+
+    return _appended(prepare, actor)
 
 
 def consents_expire(*, now: dt.datetime | None = None, batch_size: int = 5000) -> int:
@@ -653,21 +700,25 @@ def consents_expire(*, now: dt.datetime | None = None, batch_size: int = 5000) -
     total = 0
     actor = Actor.system("consent_expiry")
     while True:
-        with transaction.atomic():
-            due = list(
-                ConsentState.objects.filter(status="granted", valid_until__lte=now)
-                .select_related()
-                .order_by("pk")[:batch_size]
-            )
-            if not due:
-                return total
-            prepared = []
-            for state in due:
-                row = _system_row(state, Action.EXPIRE, "expired", now, {"expired_grant": str(state.last_event_id)})
-                prepared.append(_Prepared(row, _state_key(state)))
-            with acting_as(actor):
-                _append(prepared)
-            total += len(prepared)
+        try:
+            with transaction.atomic():
+                due = list(
+                    ConsentState.objects.filter(status="granted", valid_until__lte=now)
+                    .select_related()
+                    .order_by("pk")[:batch_size]
+                )
+                if not due:
+                    return total
+                prepared = []
+                for state in due:
+                    evidence = {"expired_grant": str(state.last_event_id)}
+                    row = _system_row(state, Action.EXPIRE, "expired", now, evidence)
+                    prepared.append(_Prepared(row, _state_key(state), live_subject=state.subject_id is not None))
+                with acting_as(actor):
+                    _append(prepared)
+                total += len(prepared)
+        except _SubjectChanged:
+            continue  # a subject of the batch was merged or erased since it was read: read the batch again
 
 
 def _state_key(state: ConsentState) -> tuple[Any, ...]:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from c360.lib.errors import Conflict, NotFound, ValidationFailed
 from c360.lib.history import Actor, acting_as
+from profiles.lock_objects import subjects_lock
 from profiles.models import MatchBlock, MatchSuggestion, MergeDecision, Source, SourceRecord, Subject
 from profiles.records import CleanRecord, clean_record
 from profiles.services._batch import LIVE, RECORD_COLUMNS, RECORDS, Batch, Item, SubjectState, lock_resolution
@@ -44,6 +45,9 @@ def subjects_merge(
     if str(survivor_id) == str(absorbed_id):
         raise ValidationFailed("A subject cannot be merged into itself.", code="same_subject")
     lock_resolution()
+    # Both rows locked (ascending id) before they are read: a consent write or an erasure of either subject
+    # waits for the merge, or the merge for it; the batch then reads them as they are.
+    subjects_lock([survivor_id, absorbed_id])
     batch = Batch(actor)
     survivor, absorbed = _live_state(batch, survivor_id), _live_state(batch, absorbed_id)
     pair = [survivor.id, absorbed.id]

@@ -31,7 +31,7 @@ from c360.lib.events import subject_erased
 from c360.lib.history import Actor, acting_as, history_rows
 from c360.lib.identifiers import IdentifierError, IdentifierKind, normalise
 from profiles.encryption import seal, unseal
-from profiles.lock_objects import subject_key_qs_select_for_update, subject_qs_select_for_update
+from profiles.lock_objects import subject_key_qs_select_for_update, subject_qs_select_for_update, subjects_lock
 from profiles.models import (
     SUBJECT_ATTRIBUTES,
     Identifier,
@@ -46,6 +46,7 @@ from profiles.models import (
     index_kind,
 )
 from profiles.records import address_problem, attributes_of, birth_date_problem, name_of
+from profiles.services._batch import lock_resolution
 from profiles.survivorship import Candidate, conflicts
 
 logger = logging.getLogger(__name__)
@@ -431,23 +432,28 @@ def subject_erase(*, subject_id: UUID | str, actor: Actor, reason: str) -> Erasu
     erases the person it was merged into. Idempotent: erasing twice changes nothing and says so.
     """
     reason = clean_reason(reason)
-    now = timezone.now()
-    subject = subject_qs_select_for_update().filter(pk=subject_id).first()
+    # Who makes up the person changes only under the resolution lock (merges, splits, ingestion): holding it,
+    # the family read below stays true, and its rows are then locked in one go, in ascending id order
+    # (profiles/lock_objects.py), before any consent chain.
+    lock_resolution()
+    subject = Subject.objects.filter(pk=subject_id).first()
     if subject is None:
         raise NotFound("No subject has that id.")
     while subject.status == Subject.Status.MERGED and subject.merged_into_id:
-        subject = subject_qs_select_for_update().get(pk=subject.merged_into_id)
+        subject = Subject.objects.get(pk=subject.merged_into_id)
     if subject.is_erased:
-        return ErasureOutcome(subject.id, subject.erased_at or now, already_erased=True, identifiers_deleted=0)
+        return ErasureOutcome(
+            subject.id, subject.erased_at or timezone.now(), already_erased=True, identifiers_deleted=0
+        )
 
-    family = [subject]
+    family_ids = [subject.pk]
     while absorbed := list(
-        subject_qs_select_for_update()
-        .filter(merged_into__in=[member.pk for member in family])
-        .exclude(pk__in=[member.pk for member in family])
+        Subject.objects.filter(merged_into__in=family_ids).exclude(pk__in=family_ids).values_list("pk", flat=True)
     ):
-        family.extend(absorbed)
-    family_ids = [member.pk for member in family]
+        family_ids.extend(absorbed)
+    family = subjects_lock(family_ids)
+    subject = next(member for member in family if member.pk == subject.pk)
+    now = timezone.now()
     keys = list(subject_key_qs_select_for_update().filter(subject__in=family_ids))
     identifiers = list(Identifier.objects.filter(subject__in=family_ids))
     contact_points = [
