@@ -60,9 +60,9 @@ BULK_REQUEST = 100_000
 EMAIL = "b{}@bench.c360.example"
 
 
-def _database_url() -> str:
+def _database_url(database: str = BENCH_DATABASE) -> str:
     base = os.environ.get("C360_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/")
-    return base.rstrip("/").rsplit("/", 1)[0] + "/" + BENCH_DATABASE if base.count("/") > 3 else base + BENCH_DATABASE
+    return base.rstrip("/").rsplit("/", 1)[0] + "/" + database if base.count("/") > 3 else base + database
 
 
 def _say(message: str) -> None:
@@ -72,26 +72,26 @@ def _say(message: str) -> None:
 # ---------------------------------------------------------------- seeding
 
 
-def _fresh_database(subjects: int, reuse: bool) -> bool:
+def _fresh_database(subjects: int, reuse: bool, database: str = BENCH_DATABASE) -> bool:
     """A new empty database, unless --reuse finds one seeded at this size. True when seeding is needed."""
     import psycopg
 
-    admin = _database_url().rsplit("/", 1)[0] + "/postgres"
+    admin = _database_url(database).rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]).fetchone()
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
     seeded = False
     if reuse and exists:
-        with psycopg.connect(_database_url()) as connection, contextlib.suppress(psycopg.Error):
+        with psycopg.connect(_database_url(database)) as connection, contextlib.suppress(psycopg.Error):
             row = connection.execute("SELECT count(*) FROM profiles_subject").fetchone()
             seeded = bool(row and row[0] == subjects)
     with psycopg.connect(admin, autocommit=True) as connection:
         if not seeded:
-            connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-            connection.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+            connection.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+            connection.execute(f"CREATE DATABASE {database}")
         # Planner costs for a database on SSD whose tables fit in RAM (docs/benchmarks.md): the packaged
         # defaults assume spinning disks and 4 GB of cache, and plan lists of 5,000 ids as sequential scans.
         for setting, value in BENCH_PLANNER.items():
-            connection.execute(f"ALTER DATABASE {BENCH_DATABASE} SET {setting} = '{value}'")
+            connection.execute(f"ALTER DATABASE {database} SET {setting} = '{value}'")
     return not seeded
 
 
@@ -273,8 +273,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _server_env(broker: str) -> dict[str, str]:
-    env = {**os.environ, **BENCH_ENV, "DATABASE_URL": _database_url(), "DJANGO_SETTINGS_MODULE": "c360.settings.base"}
+def _server_env(broker: str, database: str = BENCH_DATABASE) -> dict[str, str]:
+    env = {
+        **os.environ,
+        **BENCH_ENV,
+        "DATABASE_URL": _database_url(database),
+        "DJANGO_SETTINGS_MODULE": "c360.settings.base",
+    }
     env["C360_FILES_DIR"] = str(Path(tempfile.gettempdir()) / "c360-bench-files")
     env.pop("CELERY_BROKER_URL", None)
     if broker:
@@ -319,10 +324,10 @@ def _server_command(server: str, port: int, workers: int, threads: int) -> list[
 
 @contextlib.contextmanager
 def serving(
-    workers: int, threads: int, broker: str, server_kind: str = "gunicorn"
+    workers: int, threads: int, broker: str, server_kind: str = "gunicorn", database: str = BENCH_DATABASE
 ) -> Iterator[tuple[int, subprocess.Popen]]:
     port = _free_port()
-    env = _server_env(broker)
+    env = _server_env(broker, database)
     bin_dir = Path(sys.executable).parent
     server = subprocess.Popen(
         _server_command(server_kind, port, workers, threads), cwd=ROOT, env=env, start_new_session=True
