@@ -248,28 +248,29 @@ ForeignObject.register_lookup(AnyOf)
 
 
 @functools.cache
-def _prepared_cursor_class() -> type:
+def _server_bound_cursor_class(prepare: bool) -> type:
     from django.db.backends.postgresql.base import ServerBindingCursor
 
-    class PreparedCursor(ServerBindingCursor):
+    class ServerBoundCursor(ServerBindingCursor):
         def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-            return super().execute(query, params, prepare=True, binary=True)
+            return super().execute(query, params, prepare=prepare, binary=True)
 
-    return PreparedCursor
+    return ServerBoundCursor
 
 
-def prepared_cursor() -> Any:
+def prepared_cursor(*, prepare: bool = True) -> Any:
     """A cursor (PostgreSQL) whose statements are prepared in each connection on first use, with the values
     bound server-side and the rows read in binary: a hot, fixed statement is parsed once per connection
     instead of once per call, and no timestamp or uuid is parsed from text.
 
     Django's own queries stay client-side bound and unprepared (``prepare_threshold`` is off), so this is
-    opt-in per statement. It goes through Django's cursor wrapper: query logging and execute wrappers see it.
-    Behind PgBouncer in transaction mode, prepared statements need PgBouncer >= 1.21 with
-    ``max_prepared_statements`` set.
+    opt-in per statement. ``prepare=False`` keeps the binary values and rows but plans each call for its
+    values: for statements whose best plan depends on them (a list of 5,000 ids is not a list of one). It
+    goes through Django's cursor wrapper: query logging and execute wrappers see it. Behind PgBouncer in
+    transaction mode, prepared statements need PgBouncer >= 1.21 with ``max_prepared_statements`` set.
     """
     connection.ensure_connection()
-    return connection._prepare_cursor(_prepared_cursor_class()(connection.connection))
+    return connection._prepare_cursor(_server_bound_cursor_class(prepare)(connection.connection))
 
 
 def plan_prepared_statements_once(sender: Any, connection: Any, **kwargs: Any) -> None:
