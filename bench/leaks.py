@@ -62,7 +62,8 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from tests.leaks import private_redis, run_leak_scan
+    from tests.leaks import run_leak_scan
+    from tests.processes import private_redis
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="c360-bench-leaks-") as directory:

@@ -12,9 +12,7 @@ import json
 import logging
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,9 +22,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import ahocorasick
+
+from tests.processes import database_url, pg_dump_text
 
 _BYTEA_HEX = re.compile(r"\\\\?x([0-9a-f]{2,})")
 
@@ -140,65 +139,6 @@ class ScanningHandler(logging.Handler):
 # ---------------------------------------------------------------- real Celery workers, and what the broker holds
 
 
-def database_url() -> str:
-    """The URL of the database this process's default connection uses (the test database under pytest)."""
-    from django.db import connection
-
-    settings_dict = connection.settings_dict
-    credentials = settings_dict["USER"] or "postgres"
-    if settings_dict.get("PASSWORD"):
-        credentials += f":{settings_dict['PASSWORD']}"
-    host, port = settings_dict["HOST"] or "127.0.0.1", settings_dict["PORT"] or 5432
-    return f"postgres://{credentials}@{host}:{port}/{settings_dict['NAME']}"
-
-
-def redis_answers(url: str) -> bool:
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-@contextmanager
-def private_redis(directory: Path) -> Iterator[str]:
-    """A Redis server of this test's own (``redis-server`` on a free loopback port, nothing kept on disk): no
-    other test or developer on the machine can take its messages or add to them. Yields its URL."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 20
-        while not redis_answers(url):
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-        yield url
-    finally:
-        _stop([server], timeout=10)
-
-
 def broker_flush(url: str) -> None:
     """Empty the test's own Redis database (never a shared one: the URL names a database kept for this test)."""
     import redis
@@ -285,11 +225,13 @@ def worker_processes(
     """``count`` real Celery workers (``celery -A c360 worker --pool=solo``), each a process of its own on this
     process's database, with stdout and stderr in ``directory/worker<N>.log`` (yielded, to be scanned).
     Stopped (warm shutdown, then killed) on the way out."""
+    from django.db import connection
+
     root = Path(__file__).resolve().parent.parent
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "c360.settings.base",
-        "DATABASE_URL": database_url(),
+        "DATABASE_URL": database_url(connection.settings_dict),
         "CELERY_BROKER_URL": broker_url,
         "LOG_FORMAT": "json",
         **(environment or {}),
@@ -441,29 +383,6 @@ def scan_mail(scanner: LeakScanner, where: str, raw: str | bytes, recipients_of:
     return len(messages)
 
 
-def pg_dump_text() -> str:
-    """The whole database of this process's connection, as ``pg_dump`` writes it."""
-    from django.db import connection
-
-    settings_dict = connection.settings_dict
-    return subprocess.run(
-        [
-            shutil.which("pg_dump") or "pg_dump",
-            "--no-owner",
-            "-h",
-            settings_dict["HOST"] or "127.0.0.1",
-            "-p",
-            str(settings_dict["PORT"] or 5432),
-            "-U",
-            settings_dict["USER"] or "postgres",
-            settings_dict["NAME"],
-        ],
-        capture_output=True,
-        check=True,
-        timeout=600,
-    ).stdout.decode("utf-8", "replace")
-
-
 @dataclass
 class LeakScanReport:
     """What a leak scan read, and what it found (``leaks`` must be empty)."""
@@ -611,7 +530,9 @@ def run_leak_scan(*, subjects: int, workdir: Path, broker_url: str, seed: int = 
         scanner.scan(f"file {path.relative_to(files_dir)}", path.read_bytes())
     report.counts["files_at_rest"] = len(at_rest)
     report.counts["packages_at_rest"] = len(list((files_dir / "packages").glob("*.zip.enc")))
-    dump = pg_dump_text()
+    from django.db import connection
+
+    dump = pg_dump_text(connection.settings_dict)
     scanner.scan("pg_dump", dump)
     scanner.scan("pg_dump bytea", decoded_bytea(dump))
     report.counts["log_records"], report.counts["sql_statements"] = handler.records, handler.sql_statements

@@ -52,7 +52,8 @@ from consent.services.events import (
 from profiles.models import MergeDecision, Subject
 from profiles.services.merges import subjects_merge
 from profiles.services.subjects import IdentifierInput, subject_create
-from tests.leaks import private_redis, publishing_to, redis_answers, worker_processes
+from tests.leaks import publishing_to, worker_processes
+from tests.processes import answers, private_redis
 
 SEED = 20261123
 ROUNDS = 6
@@ -82,7 +83,7 @@ class Outcome:
 def workers(tmp_path: Path) -> Iterator[list[Path]]:
     """Two worker processes on a Redis of the test's own (or C360_TEST_CONCURRENCY_BROKER_URL)."""
     given = os.environ.get("C360_TEST_CONCURRENCY_BROKER_URL")
-    if given and not redis_answers(given):
+    if given and not answers(given):
         pytest.skip(f"no Redis answers at C360_TEST_CONCURRENCY_BROKER_URL={given}")
     if not given and shutil.which("redis-server") is None:
         pytest.skip("no redis-server to start a broker of the test's own (apt-get install redis-server)")

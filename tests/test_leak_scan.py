@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.leaks import LeakScanner, private_redis, redis_answers, run_leak_scan, scan_mail
+from tests.leaks import LeakScanner, run_leak_scan, scan_mail
+from tests.processes import answers, private_redis
 
 SUBJECTS = 1000
 
@@ -29,7 +30,7 @@ def broker_url(tmp_path: Path) -> Iterator[str]:
     """A Redis of the test's own (every key of it is read, then emptied), or C360_TEST_LEAKS_BROKER_URL."""
     given = os.environ.get("C360_TEST_LEAKS_BROKER_URL")
     if given:
-        if not redis_answers(given):
+        if not answers(given):
             pytest.skip(f"no Redis answers at C360_TEST_LEAKS_BROKER_URL={given}")
         yield given
         return

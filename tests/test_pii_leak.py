@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
-import subprocess
 
 import pytest
 from django.db import connection
@@ -15,6 +13,7 @@ from c360.lib.history import Actor
 from profiles.demo import fake_person
 from profiles.services.subjects import IdentifierInput, subject_create, subject_reveal
 from tests.leaks import decoded_bytea, find_leaks
+from tests.processes import pg_dump_text
 
 SUBJECTS = 1000
 
@@ -66,7 +65,7 @@ def test_pg_dump_and_logs_hold_no_clear_personal_data(caplog):
         connection.force_debug_cursor = False
 
     # When the whole database is dumped.
-    dump = _pg_dump()
+    dump = pg_dump_text(connection.settings_dict)
     logs = "\n".join(record.getMessage() for record in caplog.records)
 
     # Then the data is there (as ciphertext) but no clear-text form of any value appears.
@@ -115,7 +114,7 @@ def test_ingested_source_records_leave_no_clear_personal_data(caplog):
             forms.add(f"{fields['given_name']} {fields['family_name']}")
     forms = {form for form in forms if len(form) >= 6}
 
-    dump = _pg_dump()
+    dump = pg_dump_text(connection.settings_dict)
     texts = {
         "pg_dump": dump,
         "pg_dump bytea": decoded_bytea(dump),
@@ -200,7 +199,7 @@ def test_consent_and_dsar_flows_leave_no_clear_personal_data(caplog, settings, t
         connection.force_debug_cursor = False
 
     files = b"".join(path.read_bytes() for path in tmp_path.rglob("*") if path.is_file())
-    dump = _pg_dump()
+    dump = pg_dump_text(connection.settings_dict)
     texts = {
         "pg_dump": dump,
         "pg_dump bytea": decoded_bytea(dump),
@@ -210,23 +209,3 @@ def test_consent_and_dsar_flows_leave_no_clear_personal_data(caplog, settings, t
     assert len(files) > 1000  # exports and packages were written (encrypted)
     forms = {form for person in people for form in clear_text_forms(person)} | set(ips)
     assert find_leaks(texts, forms) == []
-
-
-def _pg_dump() -> str:
-    settings_dict = connection.settings_dict
-    return subprocess.run(
-        [
-            shutil.which("pg_dump") or "pg_dump",
-            "--no-owner",
-            "-h",
-            settings_dict["HOST"] or "127.0.0.1",
-            "-p",
-            str(settings_dict["PORT"] or 5432),
-            "-U",
-            settings_dict["USER"] or "postgres",
-            settings_dict["NAME"],
-        ],
-        capture_output=True,
-        check=True,
-        timeout=300,
-    ).stdout.decode("utf-8", "replace")

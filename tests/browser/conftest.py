@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
+
+from tests.processes import answers
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls made here by the test
 # itself (fixtures, assertions) are synchronous and safe.
@@ -70,17 +71,6 @@ def screenshot(page):
     return take
 
 
-def _answers(url: str) -> bool:
-    import socket
-
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def workers(settings) -> Iterator[str]:
     """Celery workers for the live server's tasks: a real worker on the Redis broker when one answers
@@ -88,7 +78,7 @@ def workers(settings) -> Iterator[str]:
     from django.db import connection
 
     broker_url = os.environ.get("C360_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
-    if connection.vendor != "postgresql" or not _answers(broker_url):
+    if connection.vendor != "postgresql" or not answers(broker_url):
         if os.environ.get("C360_NO_SKIPS") == "1":
             pytest.fail("CI needs the real broker and PostgreSQL for the browser tests' workers")
         yield "eager"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from urllib.parse import urlparse
 
 import pytest
@@ -13,6 +12,7 @@ from celery.contrib.testing.worker import start_worker
 import profiles.tasks  # noqa: F401 - registers the shared task with every app
 from profiles.models import Subject, SubjectKey
 from tests.factories import SubjectFactory
+from tests.processes import answers
 
 BROKERS = {
     "redis": (os.environ.get("C360_TEST_BROKER_URL", "redis://127.0.0.1:6379/15"), None),
@@ -23,19 +23,10 @@ BROKERS = {
 }
 
 
-def _answers(url: str) -> bool:
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(params=sorted(BROKERS))
 def broker_app(request):
     broker_url, backend = BROKERS[request.param]
-    if not _answers(broker_url):
+    if not answers(broker_url):
         pytest.skip(f"no {request.param} broker answers at {urlparse(broker_url).netloc}")
     app = Celery(f"c360-test-{request.param}", set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")

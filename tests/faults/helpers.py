@@ -20,15 +20,20 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+
+from tests.processes import (  # noqa: F401 - the crash tests import these from here too
+    RedisServer,
+    answers,
+    database_url,
+    free_port,
+    stop_process,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -37,30 +42,6 @@ VISIBILITY_TIMEOUT = 1
 # What a c360 process needs from the test's own environment (tests/conftest.py and c360/settings/test.py
 # set them): the same keys, so what one process encrypts the other reads, and the same files folder.
 SHARED_ENV = ("C360_KEYRING", "C360_INDEX_KEY", "SECRET_KEY", "C360_RECEIPT_SIGNING_KEY", "C360_FILES_DIR")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def answers(url: str, default_port: int) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def database_url(settings_dict: Mapping[str, Any]) -> str:
-    """A ``postgres://`` URL for Django's connection settings (the test database's real name)."""
-    user = quote(settings_dict.get("USER") or "postgres")
-    password = f":{quote(settings_dict['PASSWORD'])}" if settings_dict.get("PASSWORD") else ""
-    host = settings_dict.get("HOST") or "127.0.0.1"
-    port = settings_dict.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
 
 
 def app_env(database: str, **overrides: str) -> dict[str, str]:
@@ -79,32 +60,6 @@ def app_env(database: str, **overrides: str) -> dict[str, str]:
     )
     env.update(overrides)
     return env
-
-
-def wait_until(predicate: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll ``predicate`` until it returns something true; AssertionError naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    """SIGTERM to the process's group (it was started in its own session), SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 # ---------------------------------------------------------------- Celery workers
@@ -191,28 +146,6 @@ class Workers:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(worker.process.pid, signal.SIGKILL)
                 worker.process.wait(timeout=10)
-
-
-class RedisServer:
-    """``redis-server`` on a free loopback port, nothing saved to disk; ``stop()`` ends it."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        executable = shutil.which("redis-server")
-        if executable is None:
-            raise RuntimeError("redis-server is not installed (Debian's redis-server)")
-        self.process = subprocess.Popen(
-            [executable, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"],
-            cwd=directory,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_until(lambda: answers(self.url, self.port), timeout=20, what="redis-server to listen")
-
-    def stop(self) -> None:
-        stop_process(self.process)
 
 
 def _redis(url: str) -> Any:
