@@ -264,10 +264,11 @@ def erasures_outcome(ids: list[uuid.UUID], began: dt.datetime, window_end: dt.da
     )
     completed = DataRequest.objects.filter(pk__in=ids, status=DataRequest.Status.IN_REVIEW).count()
     tasks = RequestTask.objects.filter(request_id__in=ids)
-    task_ms = [
-        (finished - started).total_seconds() * 1000
-        for started, finished in tasks.filter(status=RequestTask.Status.DONE).values_list("started_at", "finished_at")
-    ]
+    spans = list(tasks.filter(status=RequestTask.Status.DONE).values_list("started_at", "finished_at"))
+    task_ms = [(finished - started).total_seconds() * 1000 for started, finished in spans]
+    # The worker's busy share: its tasks' own time over the span from the first start to the last finish
+    # (C360_DSAR_WORKER_BUSY_PERCENT caps it; without pacing it is close to 1).
+    span_s = (max(f for _, f in spans) - min(s for s, _ in spans)).total_seconds() if spans else 0
     failed = tasks.filter(status=RequestTask.Status.FAILED).count()
     return {
         "completed": completed,
@@ -280,6 +281,7 @@ def erasures_outcome(ids: list[uuid.UUID], began: dt.datetime, window_end: dt.da
             "retried_tasks": tasks.filter(attempts__gt=1).count(),
         },
         "task_p50_ms": round(statistics.median(task_ms), 1) if task_ms else None,
+        "busy_share": round(sum(task_ms) / 1000 / span_s, 3) if span_s else None,
     }
 
 
@@ -397,16 +399,20 @@ def run(
     reuse: bool = False,
     broker: str = BROKER,
     drain_timeout: float = 600,
+    worker_busy: int | None = None,
 ) -> dict[str, Any]:
     """The whole measurement; its figures (the JSON line). Sets up Django for ``database`` in this process."""
     os.environ.update(consent_bench.BENCH_ENV)  # the keys serving() gives the server and the worker
     os.environ["DATABASE_URL"] = consent_bench._database_url(database)
     os.environ["DJANGO_SETTINGS_MODULE"] = "c360.settings.base"
     os.environ["CELERY_BROKER_URL"] = broker  # this process queues the erasure tasks for serving()'s worker
+    if worker_busy is not None:  # the worker's pacing (c360/lib/pacing.py), through serving()'s environment
+        os.environ["C360_DSAR_WORKER_BUSY_PERCENT"] = str(worker_busy)
     needs_seed = database_prepare(database, subjects, reuse)
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
 
     from c360.access.services import api_key_issue
@@ -456,6 +462,7 @@ def run(
         "seed_seconds": round(seed_seconds, 1),
         "server": f"{server} {workers}x{threads} threads",
         "celery_worker": "1 process (prefork, concurrency 1)",
+        "worker_busy_percent": settings.C360_DSAR_WORKER_BUSY_PERCENT,
         "connections": connections,
         "duration_s": duration,
         "hot_share": hot_share,
@@ -468,6 +475,7 @@ def run(
         "erasure_enqueue_s": round(enqueue_seconds, 2),
         "erasure_drain_s": outcome["drain_s"],
         "erasure_task_p50_ms": outcome["task_p50_ms"],
+        "worker_busy_share": outcome["busy_share"],
         "erasure_errors": outcome["errors"],
         "check_errors": check_errors,
         "erased_checks": erased,
@@ -501,11 +509,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reuse", action="store_true", help="keep a database already seeded at this size")
     parser.add_argument("--broker", default=BROKER, help="Redis for the erasure tasks (purged before and after)")
     parser.add_argument("--drain-timeout", type=float, default=None, help="seconds to wait for the erasures")
+    parser.add_argument(
+        "--worker-busy",
+        type=int,
+        default=None,
+        help="C360_DSAR_WORKER_BUSY_PERCENT for the worker (default: the environment's, else the setting's)",
+    )
     args = parser.parse_args(argv)
     # A plain kill runs the clean-up too: the server and the worker stopped, the queue purged.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.rate <= 0 or args.connections < 1 or args.erasures < 1 or not 0 <= args.hot_share <= 1:
         parser.error("--rate, --connections and --erasures must be positive and --hot-share within 0..1")
+    if args.worker_busy is not None and not 1 <= args.worker_busy <= 100:
+        parser.error("--worker-busy is a percentage, 1 to 100")
     results = run(
         subjects=args.subjects or (20_000 if args.quick else 1_000_000),
         database=args.database or (QUICK_DATABASE if args.quick else SHARED_DATABASE),
@@ -521,6 +537,7 @@ def main(argv: list[str] | None = None) -> None:
         reuse=args.reuse,
         broker=args.broker,
         drain_timeout=args.drain_timeout or (120 if args.quick else 600),
+        worker_busy=args.worker_busy,
     )
     print(json.dumps({"bench": results.pop("bench"), "quick": args.quick, **results}))
 

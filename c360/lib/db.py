@@ -206,6 +206,44 @@ def update_rows(
             cursor.execute(sql, params)
 
 
+def upsert_rows(
+    model: type[Model],
+    rows: Sequence[dict[str, Any]],
+    *,
+    unique: Sequence[str],
+    unique_where: str = "",
+    update: Sequence[str],
+    update_where: str = "",
+    batch_size: int = 1000,
+) -> None:
+    """Insert rows (dicts keyed by attname, all with the same keys), or update ``update`` on the row already
+    holding their ``unique`` values, in one statement per batch (PostgreSQL and SQLite alike).
+
+    ``unique_where`` is the predicate of a partial unique index (it picks the index); ``update_where``, SQL
+    over ``existing`` and ``EXCLUDED``, makes the update conditional, so a read-compare-write needs no read
+    and no lock. No two rows of one call may share their unique values.
+    """
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    fields = [field for field in _columns(model) if field.attname in rows[0]]
+    columns = ", ".join(quote(field.column) for field in fields)
+    targets = ", ".join(quote(model._meta.get_field(name).column) for name in unique)
+    changed = [quote(model._meta.get_field(name).column) for name in update]
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} AS existing ({columns}) VALUES {{values}} "  # noqa: S608
+        f"ON CONFLICT ({targets}){f' WHERE {unique_where}' if unique_where else ''} "
+        f"DO UPDATE SET {', '.join(f'{column} = EXCLUDED.{column}' for column in changed)}"
+        f"{f' WHERE {update_where}' if update_where else ''}"
+    )
+    row_placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            params = [field.get_db_prep_save(row[field.attname], connection) for row in chunk for field in fields]
+            cursor.execute(sql.format(values=", ".join([row_placeholders] * len(chunk))), params)
+
+
 def _array_type(field: Field) -> str:
     db_type = field.db_type(connection)
     if field.get_internal_type() == "JSONField":

@@ -24,6 +24,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from c360.lib.crypto import blind_index, data_key_open
+from c360.lib.db import upsert_rows
 from c360.lib.errors import Conflict, Gone, NotFound, ValidationFailed
 from c360.lib.history import Actor, acting_as
 from c360.lib.identifiers import IdentifierError, IdentifierKind, normalise
@@ -127,13 +128,19 @@ def _contact_index(kind: str, value: str) -> bytes:
     return blind_index(kind, normalise(kind, value))
 
 
+# What a write reads of its subject: not the other encrypted attributes, which may be large.
+_SUBJECT_FIELDS = Subject.objects.select_related("key").only(
+    "id", "status", "regimes", "merged_into", "birth_date_enc", "key__wrapped_dek", "key__kek_version"
+)
+
+
 def _subject_for(subject_id: uuid.UUID | str, errors: dict[str, list[str]]) -> Subject | None:
     try:
-        subject = Subject.objects.select_related("key").filter(pk=subject_id).first()
+        subject = _SUBJECT_FIELDS.filter(pk=subject_id).first()
     except (ValueError, TypeError, ValidationError):
         subject = None
     while subject is not None and subject.status == Subject.Status.MERGED:
-        subject = Subject.objects.select_related("key").filter(pk=subject.merged_into_id).first()
+        subject = _SUBJECT_FIELDS.filter(pk=subject.merged_into_id).first()
     if subject is None:
         errors["subject_id"] = ["No subject has that id."]
     elif subject.is_erased:
@@ -314,6 +321,10 @@ def _lock_chains(chains: Iterable[str]) -> None:
 
 
 def _chain_heads(chains: set[str]) -> dict[str, tuple[int, str]]:
+    if len(chains) == 1:  # the usual single write: the last entry of the (chain, sequence) index
+        (chain,) = chains
+        head = ConsentEvent.objects.filter(chain=chain).order_by("-sequence").values_list("sequence", "hash").first()
+        return {chain: head} if head else {}
     latest = ConsentEvent.objects.filter(chain=OuterRef("chain")).order_by("-sequence").values("sequence")[:1]
     rows = ConsentEvent.objects.filter(chain__in=chains, sequence=Subquery(latest))
     return {chain: (sequence, head) for chain, sequence, head in rows.values_list("chain", "sequence", "hash")}
@@ -338,52 +349,48 @@ def _append(prepared: Sequence[_Prepared]) -> list[ConsentEvent]:
 
 
 def _project(prepared: Sequence[_Prepared]) -> None:
-    """Each event becomes the state of its key unless a later event (by when it happened) already is."""
-    subject_keys = [item.key for item in prepared if item.key[0] == "s"]
-    contact_keys = [item.key for item in prepared if item.key[0] == "c"]
-    existing: dict[tuple[Any, ...], ConsentState] = {}
-    if subject_keys:
-        for state in ConsentState.objects.filter(
-            subject_id__in={key[1] for key in subject_keys}, contact_index__isnull=True
-        ):
-            existing[("s", state.subject_id, state.purpose_code, state.channel)] = state
-    if contact_keys:
-        for state in ConsentState.objects.filter(contact_index__in=list({key[2] for key in contact_keys})):
-            existing[("c", state.contact_kind, bytes(state.contact_index), state.purpose_code, state.channel)] = state
-    created: dict[tuple[Any, ...], ConsentState] = {}
-    changed: dict[int, ConsentState] = {}
+    """Each event becomes the state of its key unless a later event (by when it happened) already is.
+
+    One conditional upsert per kind of key (a subject's own, a contact point's): an older event arriving late
+    (an import) does not overwrite a newer answer, with no read before the write. Within a batch the latest
+    event of each key is the one written (the last of equals).
+    """
+    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     for item in prepared:
-        row = item.row
-        state = existing.get(item.key) or created.get(item.key)
-        if state is not None and state.occurred_at > row["occurred_at"]:
-            continue  # an older event arriving late (an import) does not overwrite a newer answer
-        if state is None:
-            state = ConsentState(
-                subject_id=row["subject_id"],
-                contact_kind=row["contact_kind"],
-                contact_index=row["contact_index"],
-                purpose_code=row["purpose_code"],
-                channel=row["channel"],
-            )
-            created[item.key] = state
-        elif state.pk is not None:
-            changed[state.pk] = state
-        state.status = row["status"]
-        state.legal_basis = row["legal_basis"]
-        state.method = row["method"]
-        state.actor_kind = row["actor_kind"]
-        state.given_by_minor = bool(row["evidence"].get("minor_without_guardian"))
-        state.occurred_at = row["occurred_at"]
-        state.valid_until = row["valid_until"]
-        state.last_event_id = row["id"]
-        state.updated_at = row["recorded_at"]
-    ConsentState.objects.bulk_create(created.values())
-    if len(changed) == 1:  # the usual single write: a plain UPDATE, not bulk_update's CASE per field
-        (state,) = changed.values()
-        columns = (ConsentState._meta.get_field(name).attname for name in PROJECTED_FIELDS)  # ids, not fetches
-        ConsentState.objects.filter(pk=state.pk).update(**{column: getattr(state, column) for column in columns})
-    else:
-        ConsentState.objects.bulk_update(changed.values(), [*PROJECTED_FIELDS])
+        current = latest.get(item.key)
+        if current is None or current["occurred_at"] <= item.row["occurred_at"]:
+            latest[item.key] = item.row
+    for kind, unique, unique_where in (
+        ("s", ("subject", "purpose_code", "channel"), "contact_index IS NULL"),
+        ("c", ("contact_kind", "contact_index", "purpose_code", "channel"), "contact_index IS NOT NULL"),
+    ):
+        upsert_rows(
+            ConsentState,
+            [_state_row(row) for key, row in latest.items() if key[0] == kind],
+            unique=unique,
+            unique_where=unique_where,
+            update=PROJECTED_FIELDS,
+            update_where="existing.occurred_at <= EXCLUDED.occurred_at",
+        )
+
+
+def _state_row(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "subject_id": event["subject_id"],
+        "contact_kind": event["contact_kind"],
+        "contact_index": event["contact_index"],
+        "purpose_code": event["purpose_code"],
+        "channel": event["channel"],
+        "status": event["status"],
+        "legal_basis": event["legal_basis"],
+        "method": event["method"],
+        "actor_kind": event["actor_kind"],
+        "given_by_minor": bool(event["evidence"].get("minor_without_guardian")),
+        "occurred_at": event["occurred_at"],
+        "valid_until": event["valid_until"],
+        "last_event_id": event["id"],
+        "updated_at": event["recorded_at"],
+    }
 
 
 # Writes read the catalogue on every call: purposes are kept for the same few seconds as the check's rules
