@@ -6,7 +6,8 @@
    ``subjects_lock_for_consent``); never another subject row after that, except rows merged into one
    already locked (a merge re-points them).
 3. SubjectKey rows, then Identifier rows.
-4. Consent chain heads (advisory locks, ``consent.services.events``), in ascending key order.
+4. Consent chain heads of contact points (advisory locks, ``consent.services.events``), in ascending key order;
+   a subject's own chain is guarded by the subject's row lock (step 2), which every writer of it holds.
 
 A consent write locks its subject's row before its chain: its foreign keys re-check the subject row when it
 commits, so a chain lock taken first would wait for an erasure holding the row while the erasure waits for

@@ -2,9 +2,9 @@
 
 Per round, two subjects of one person (``survivor`` and ``absorbed``) get a consent history; then, all at once:
 three threads write consent through the service and one through the API (each thread its own database
-connection), on both subjects; a thread merges ``absorbed`` into ``survivor``; and two real Celery worker
-processes erase the person (by either id, or the same erasure delivered twice). The interleaving is random,
-from a fixed seed, and differs each round. Afterwards:
+connection), on both subjects, until the erasure is done and twice after; a thread merges ``absorbed`` into
+``survivor``; and two real Celery worker processes erase the person (by either id, or the same erasure
+delivered twice). The interleaving is random, from a fixed seed, and differs each round. Afterwards:
 
 - every acknowledged write is in the ledger, on the chain of the subject it was recorded for, and that is the
   subject asked for, or its survivor when the merge came first (a write is never kept on a merged subject);
@@ -58,6 +58,8 @@ from tests.processes import answers, private_redis
 SEED = 20261123
 ROUNDS = 6
 WRITES_PER_THREAD = 10
+MAX_WRITES_PER_THREAD = 400
+AFTER_ERASURE = 2
 SERVICE_WRITERS = 3
 PURPOSES = {"marketing.newsletter": ["email", "sms"], "marketing.offers": ["email", "push"]}
 ACTIONS = ("grant", "grant", "withdraw", "deny", "object")
@@ -149,10 +151,11 @@ def _round(
     outcome = Outcome()
     targets = [survivor, absorbed]
     start = threading.Barrier(SERVICE_WRITERS + 3)
+    erased = threading.Event()  # the writers keep writing until the erasures are done, and a little after
 
     def service_writer(name: str, seed: str) -> None:
         actor_rng = random.Random(seed)
-        for _ in range(WRITES_PER_THREAD):
+        for _ in _storm(erased):
             time.sleep(actor_rng.uniform(0, 0.015))
             asked = actor_rng.choice(targets)
             try:
@@ -164,7 +167,7 @@ def _round(
 
     def api_writer(name: str, seed: str) -> None:
         actor_rng = random.Random(seed)
-        for _ in range(WRITES_PER_THREAD):
+        for _ in _storm(erased):
             time.sleep(actor_rng.uniform(0, 0.015))
             asked = actor_rng.choice(targets)
             purpose, channel, action = _draw(actor_rng)
@@ -212,15 +215,28 @@ def _round(
     results = [
         subject_erase_task.delay(str(subject_id), "system:concurrency", "concurrency test") for subject_id in erased_ids
     ]
-    for thread in threads:
-        thread.join(timeout=120)
-        assert not thread.is_alive(), f"{thread.name} is stuck"
     for result in results:
         try:
             result.get(timeout=60)
         except Exception as exc:  # noqa: BLE001 - reported as a failure of the round, with its type
             outcome.add("failures", f"worker erasure: {type(exc).__name__}: {exc}")
+    erased.set()
+    for thread in threads:
+        thread.join(timeout=120)
+        assert not thread.is_alive(), f"{thread.name} is stuck"
     return survivor, absorbed, outcome
+
+
+def _storm(erased: threading.Event) -> Iterator[int]:
+    """A writer's turns: at least WRITES_PER_THREAD, on until the erasures are done, then AFTER_ERASURE more
+    (which must be refused), so writes and erasures meet however fast either is; never more than MAX_WRITES."""
+    after = 0
+    for turn in range(MAX_WRITES_PER_THREAD):
+        if turn >= WRITES_PER_THREAD and erased.is_set():
+            after += 1
+            if after > AFTER_ERASURE:
+                return
+        yield turn
 
 
 def _actor(outcome: Outcome, start: threading.Barrier, body: Callable[[str, str], None], name: str, seed: str) -> None:

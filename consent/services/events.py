@@ -285,36 +285,41 @@ def _lock_subjects(prepared: Sequence[_Prepared]) -> None:
     """Lock the subjects of these events before their chains (profiles/lock_objects.py gives the order).
 
     An event prepared for a live subject needs it still live once locked: a merge or an erasure that got in
-    between raises ``_SubjectChanged``, and the savepoint lets go of the locks taken here first, so the
-    caller prepares again (following the merge, or refusing the erased) without waiting for another
-    subject while it holds one.
+    between raises ``_SubjectChanged``. Callers run each attempt in a transaction (or savepoint) of its own,
+    whose rollback lets go of the locks taken here, so they prepare again (following the merge, or refusing
+    the erased) without waiting for another subject while they hold one.
     """
     subject_ids = {item.row["subject_id"] for item in prepared if item.row["subject_id"] is not None}
     if not subject_ids:
         return
     expected_live = {item.row["subject_id"] for item in prepared if item.live_subject}
-    with transaction.atomic():
-        statuses = subjects_lock_for_consent(subject_ids)
-        if any(statuses.get(subject_id) not in LIVE_STATUSES for subject_id in expected_live):
-            raise _SubjectChanged
+    statuses = subjects_lock_for_consent(subject_ids)
+    if any(statuses.get(subject_id) not in LIVE_STATUSES for subject_id in expected_live):
+        raise _SubjectChanged
 
 
 def _appended(prepare: Callable[[], list[_Prepared]], actor: Actor) -> list[ConsentEvent]:
-    """Prepare and append, again when a subject was merged or erased meanwhile (rare: the two raced)."""
+    """Prepare and append, again when a subject was merged or erased meanwhile (rare: the two raced).
+
+    Each attempt is atomic on its own: the transaction itself when the caller has none (a single write
+    needs no savepoint), a savepoint inside the caller's.
+    """
     for _ in range(WRITE_ATTEMPTS):
-        prepared = prepare()
         try:
-            with acting_as(actor):
-                return _append(prepared)
+            with transaction.atomic(), acting_as(actor):
+                return _append(prepare())
         except _SubjectChanged:
             continue
     raise Conflict("The subject kept changing while the consent was recorded; try again.", code="subject_changed")
 
 
 def _lock_chains(chains: Iterable[str]) -> None:
+    """Lock the chains of contact points. A subject's chain (``s:<id>``) needs no lock of its own: every writer
+    of it holds its subject's row first (``_lock_subjects``), which already lets one writer in at a time."""
     if connection.vendor != "postgresql":
         return  # SQLite serialises writers; the unique (chain, sequence) constraint guards the rest
-    keys = sorted({int.from_bytes(hashlib.sha256(chain.encode()).digest()[:8], "big", signed=True) for chain in chains})
+    contact_chains = {chain for chain in chains if not chain.startswith("s:")}
+    keys = sorted({int.from_bytes(hashlib.sha256(c.encode()).digest()[:8], "big", signed=True) for c in contact_chains})
     with connection.cursor() as cursor:
         for key in keys:  # always in the same order: no deadlock between two writers
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
@@ -431,9 +436,10 @@ def forget_cached_catalogue() -> None:
 # ---------------------------------------------------------------- use cases
 
 
-@transaction.atomic
 def consent_record(*, event: EventInput, actor: Actor) -> ConsentEvent:
-    """Append one event to the ledger (grant, deny, withdraw, object, expire) and update the state."""
+    """Append one event to the ledger (grant, deny, withdraw, object, expire) and update the state.
+
+    Atomic through ``_appended`` (one transaction per attempt): the hot write path has no savepoint."""
     (stored,) = _appended(lambda: [_prepare(event, _purposes([event.purpose_code]), timezone.now())], actor)
     logger.info(
         "Consent %s %s/%s on chain %s by %s",
