@@ -423,6 +423,7 @@ def run(
     if needs_seed:
         consent_bench.seed(subjects)
     seed_seconds = time.perf_counter() - began
+    consent_bench.settle(database)
     source_register()
     key = api_key_issue(name="bench-mixed", scopes=["consent:check"], actor=Actor.system("bench")).plaintext
     numbers = erasure_people(erasures, subjects, random.Random())

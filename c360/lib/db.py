@@ -108,6 +108,37 @@ def append_only(table: str) -> migrations.RunPython:
     return migrations.RunPython(forwards, backwards, elidable=False)
 
 
+# Hot tables of millions of rows: PostgreSQL's defaults vacuum a table once a fifth of it is dead or newly
+# inserted, by then hundreds of thousands of rows. Until vacuum sets a page all-visible, index-only scans go to
+# the heap for it, and the consent check got a quarter slower after a day of writes and erasures
+# (docs/benchmarks.md, "consent"). One percent keeps them close to freshly vacuumed.
+HOT_TABLE_AUTOVACUUM = {
+    "autovacuum_vacuum_scale_factor": "0.01",
+    "autovacuum_vacuum_insert_scale_factor": "0.01",
+    "autovacuum_analyze_scale_factor": "0.02",
+}
+
+
+def vacuumed_often(*tables: str) -> migrations.RunPython:
+    """A migration operation giving these tables ``HOT_TABLE_AUTOVACUUM`` (PostgreSQL; nothing elsewhere)."""
+
+    def apply(schema_editor: Any, clause: str) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            for table in tables:
+                schema_editor.execute(f"ALTER TABLE {schema_editor.quote_name(table)} {clause}", params=None)
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        apply(
+            schema_editor,
+            "SET (" + ", ".join(f"{name} = {value}" for name, value in HOT_TABLE_AUTOVACUUM.items()) + ")",
+        )
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        apply(schema_editor, "RESET (" + ", ".join(HOT_TABLE_AUTOVACUUM) + ")")
+
+    return migrations.RunPython(forwards, backwards, elidable=False)
+
+
 # ---------------------------------------------------------------- bulk rows
 #
 # Batch paths (ingestion, audiences) write tens of thousands of rows a second: building a Django model
