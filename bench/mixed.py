@@ -266,8 +266,8 @@ def erasures_outcome(ids: list[uuid.UUID], began: dt.datetime, window_end: dt.da
     tasks = RequestTask.objects.filter(request_id__in=ids)
     spans = list(tasks.filter(status=RequestTask.Status.DONE).values_list("started_at", "finished_at"))
     task_ms = [(finished - started).total_seconds() * 1000 for started, finished in spans]
-    # The worker's busy share: its tasks' own time over the span from the first start to the last finish
-    # (C360_DSAR_WORKER_BUSY_PERCENT caps it; without pacing it is close to 1).
+    # The worker's busy share: its tasks' own time over the span from the first start to the last finish (close
+    # to 1 when it has a core to itself; lower when it runs at a low priority on cores the checks keep busy).
     span_s = (max(f for _, f in spans) - min(s for s, _ in spans)).total_seconds() if spans else 0
     failed = tasks.filter(status=RequestTask.Status.FAILED).count()
     return {
@@ -335,6 +335,21 @@ def _worker_ready(timeout: float) -> None:
         )
 
 
+def _worker_nice() -> int | None:
+    """The nice value the worker's pool processes run at, read from /proc (None where there is none)."""
+    from c360.celery import app
+
+    with app.connection_for_write() as connection:
+        stats = app.control.inspect(timeout=2.0, connection=connection).stats() or {}
+    pids = [pid for reply in stats.values() for pid in reply.get("pool", {}).get("processes", [])]
+    values = []
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            values.append(int(fields[16]))  # field 19 of proc(5), counted after the command name
+    return min(values) if values else None
+
+
 def _consuming(consume: bool) -> None:
     """Pause or resume the worker's queue: the erasure tasks wait on Redis until the loaded window opens."""
     from c360.celery import app
@@ -399,15 +414,15 @@ def run(
     reuse: bool = False,
     broker: str = BROKER,
     drain_timeout: float = 600,
-    worker_busy: int | None = None,
+    worker_nice: int | None = None,
 ) -> dict[str, Any]:
     """The whole measurement; its figures (the JSON line). Sets up Django for ``database`` in this process."""
     os.environ.update(consent_bench.BENCH_ENV)  # the keys serving() gives the server and the worker
     os.environ["DATABASE_URL"] = consent_bench._database_url(database)
     os.environ["DJANGO_SETTINGS_MODULE"] = "c360.settings.base"
     os.environ["CELERY_BROKER_URL"] = broker  # this process queues the erasure tasks for serving()'s worker
-    if worker_busy is not None:  # the worker's pacing (c360/lib/pacing.py), through serving()'s environment
-        os.environ["C360_DSAR_WORKER_BUSY_PERCENT"] = str(worker_busy)
+    if worker_nice is not None:  # the worker's CPU priority (c360/lib/priority.py), through serving()'s environment
+        os.environ["C360_WORKER_NICE"] = str(worker_nice)
     needs_seed = database_prepare(database, subjects, reuse)
     import django
 
@@ -437,6 +452,7 @@ def run(
     try:
         with consent_bench.serving(workers, threads, broker, server, database) as (port, _server):
             _worker_ready(timeout=90)
+            observed_nice = _worker_nice()
             _consuming(False)
             enqueue_seconds = erasures_start(ids)
             if warmup:
@@ -463,7 +479,8 @@ def run(
         "seed_seconds": round(seed_seconds, 1),
         "server": f"{server} {workers}x{threads} threads",
         "celery_worker": "1 process (prefork, concurrency 1)",
-        "worker_busy_percent": settings.C360_DSAR_WORKER_BUSY_PERCENT,
+        "worker_nice": settings.C360_WORKER_NICE,
+        "worker_nice_observed": observed_nice,
         "connections": connections,
         "duration_s": duration,
         "hot_share": hot_share,
@@ -511,18 +528,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--broker", default=BROKER, help="Redis for the erasure tasks (purged before and after)")
     parser.add_argument("--drain-timeout", type=float, default=None, help="seconds to wait for the erasures")
     parser.add_argument(
-        "--worker-busy",
+        "--worker-nice",
         type=int,
-        default=None,
-        help="C360_DSAR_WORKER_BUSY_PERCENT for the worker (default: the environment's, else the setting's)",
+        default=19,
+        help="C360_WORKER_NICE for the worker (default 19: checks first, erasures on what is left; 0 for none)",
     )
     args = parser.parse_args(argv)
     # A plain kill runs the clean-up too: the server and the worker stopped, the queue purged.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.rate <= 0 or args.connections < 1 or args.erasures < 1 or not 0 <= args.hot_share <= 1:
         parser.error("--rate, --connections and --erasures must be positive and --hot-share within 0..1")
-    if args.worker_busy is not None and not 1 <= args.worker_busy <= 100:
-        parser.error("--worker-busy is a percentage, 1 to 100")
+    if not 0 <= args.worker_nice <= 19:
+        parser.error("--worker-nice is a nice value, 0 to 19")
     results = run(
         subjects=args.subjects or (20_000 if args.quick else 1_000_000),
         database=args.database or (QUICK_DATABASE if args.quick else SHARED_DATABASE),
@@ -538,7 +555,7 @@ def main(argv: list[str] | None = None) -> None:
         reuse=args.reuse,
         broker=args.broker,
         drain_timeout=args.drain_timeout or (120 if args.quick else 600),
-        worker_busy=args.worker_busy,
+        worker_nice=args.worker_nice,
     )
     print(json.dumps({"bench": results.pop("bench"), "quick": args.quick, **results}))
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import smtplib
-from contextlib import nullcontext
 from typing import Any
 
 from celery import shared_task
-from django.conf import settings
 
-from c360.lib.pacing import DutyCycle
 from dsar.services.execution import RetryLater, request_task_run, requests_recover_stale, retry_countdown
 from dsar.services.requests import requests_flag_overdue, requests_remind
 
@@ -24,22 +21,18 @@ _MAIL_TASK: dict[str, Any] = {
     "max_retries": 8,
 }
 
-# One per worker process: its DSAR work paced to C360_DSAR_WORKER_BUSY_PERCENT of the time.
-_pace = DutyCycle(lambda: settings.C360_DSAR_WORKER_BUSY_PERCENT)
-
 
 @shared_task(name="dsar.run_task", bind=True, acks_late=True, max_retries=None)
 def request_task_run_task(self, task_id: int) -> str:  # noqa: ANN001
     """One request's work in one source; retryable failures come back with exponential backoff."""
-    with nullcontext() if self.request.is_eager else _pace.working():
-        while True:
-            try:
-                task = request_task_run(task_id=task_id)
-            except RetryLater as retry:
-                if self.request.is_eager:
-                    continue  # no broker (demo, tests): nothing can wait, so the attempts run back to back
-                raise self.retry(countdown=retry_countdown(retry.attempts), exc=None) from None
-            return task.status if task else "missing"
+    while True:
+        try:
+            task = request_task_run(task_id=task_id)
+        except RetryLater as retry:
+            if self.request.is_eager:
+                continue  # no broker (demo, tests): nothing can wait, so the attempts run back to back
+            raise self.retry(countdown=retry_countdown(retry.attempts), exc=None) from None
+        return task.status if task else "missing"
 
 
 @shared_task(name="dsar.deadlines")

@@ -61,10 +61,9 @@ C360_DSAR_RETRY_BASE_SECONDS = envint("C360_DSAR_RETRY_BASE_SECONDS", 30, minimu
 # sweeper, which runs this often. Every step is idempotent, and a task runs in one worker at a time.
 C360_DSAR_STALE_SECONDS = envint("C360_DSAR_STALE_SECONDS", 600, minimum=1)
 C360_DSAR_SWEEP_SECONDS = envint("C360_DSAR_SWEEP_SECONDS", 60, minimum=1)
-# Share of the time a worker process may spend on DSAR work (c360/lib/pacing.py): below 100 it rests between
-# tasks, so erasures and exports (deadlines in days) leave CPU to the consent checks (milliseconds) on shared
-# machines. 100 runs them back to back.
-C360_DSAR_WORKER_BUSY_PERCENT = envint("C360_DSAR_WORKER_BUSY_PERCENT", 100, minimum=1, maximum=100)
+# Nice value (0-19) Celery workers run at (c360/lib/priority.py): above 0, the kernel gives consent checks on the
+# same cores the CPU first and DSAR work what is left (docs/benchmarks.md, "mixed").
+C360_WORKER_NICE = envint("C360_WORKER_NICE", 0, minimum=0, maximum=19)
 C360_DSAR_LINK_LIFETIME = timedelta(hours=envint("C360_DSAR_LINK_HOURS", 72, minimum=1))
 C360_DPO_EMAIL = envstr("C360_DPO_EMAIL", "") or ""
 # Who the portal names as controller and encarregado/DPO (LGPD Art. 41 §1, GDPR Art. 13(1)(a)-(b)).

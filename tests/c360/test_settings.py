@@ -76,8 +76,8 @@ def test_a_complete_configuration_starts(tmp_path):
         ),
         ({k: v for k, v in GOOD.items() if k != "SECRET_KEY"}, "SECRET_KEY is not set"),
         ({**GOOD, "DEBUG": "maybe"}, "DEBUG must be a boolean"),
-        ({**GOOD, "C360_DSAR_WORKER_BUSY_PERCENT": "150"}, "C360_DSAR_WORKER_BUSY_PERCENT must be at most 100"),
-        ({**GOOD, "C360_DSAR_WORKER_BUSY_PERCENT": "0"}, "C360_DSAR_WORKER_BUSY_PERCENT must be at least 1"),
+        ({**GOOD, "C360_WORKER_NICE": "20"}, "C360_WORKER_NICE must be at most 19"),
+        ({**GOOD, "C360_WORKER_NICE": "-5"}, "C360_WORKER_NICE must be at least 0"),
     ],
 )
 def test_a_missing_or_malformed_setting_stops_start_up_and_says_which(tmp_path, env, message):
