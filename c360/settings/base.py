@@ -115,7 +115,7 @@ C360_RESOLUTION_BLOCKED_VALUES: dict[str, list[str]] = {
     "cpf": envlist("C360_BLOCKED_CPFS", ["12345678909", "00000000191"]),
 }
 C360_API_KEY_RATE = envstr("C360_API_KEY_RATE", "600/min")
-# The consent check answers past most of the middleware (c360.api.middleware.FastLaneMiddleware).
+# The consent check and the consent write answer past most of the middleware (c360.api.middleware.FastLaneMiddleware).
 C360_API_FAST_LANE = envbool("C360_API_FAST_LANE", default=True)
 
 # ---------------------------------------------------------------- apps
