@@ -695,15 +695,19 @@ class Command(BaseCommand):
         self.seed = seed
         self.now = timezone.now()
         self.emails_used: set[str] = set()
+        # People: subjects not merged into another (an erasure turns merged subjects into erased ones, which
+        # stay merged into the person). Each is chosen by a draw of their own, so who is chosen never depends
+        # on who else is there: a second run chooses the same people and adds nothing.
         people = list(
-            Subject.objects.exclude(status=Subject.Status.MERGED)
-            .order_by("created_at", "id")
-            .values_list("id", "status")
+            Subject.objects.filter(merged_into__isnull=True).order_by("created_at", "id").values_list("id", "status")
         )
         if not people:
             raise CommandError("No demo people yet: run generate_demo first.")
-        selection = random.Random(seed)  # noqa: S311 - demo data, not a secret
-        chosen = {subject_id for subject_id, _ in people if selection.random() < share}
+        chosen = {
+            subject_id
+            for subject_id, _ in people
+            if random.Random(f"{seed}:chosen:{subject_id}").random() < share  # noqa: S311 - demo data
+        }
         self.active = [subject_id for subject_id, status in people if status == Subject.Status.ACTIVE]
         self.kinds: dict[uuid.UUID, set[str]] = {}
         for subject_id, kind in Identifier.objects.filter(subject__status=Subject.Status.ACTIVE).values_list(
