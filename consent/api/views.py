@@ -107,15 +107,22 @@ def _plain(value: Any, limit: int) -> bool:
     )
 
 
-def _fast_lane_input(request: HttpRequest) -> tuple[ApiKey, Recipient, str, str] | None:
+def _lane_request(request: HttpRequest, scope: str) -> tuple[ApiKey, Any] | None:
+    """A fast lane's request: the active key carrying ``scope`` and the JSON body, or None (the view's then)."""
     header = request.META.get("HTTP_AUTHORIZATION", "") if request.content_type == "application/json" else ""
-    api_key = active_api_key_with_scope(header, Scope.CONSENT_CHECK)
+    api_key = active_api_key_with_scope(header, scope)
     if api_key is None:
         return None
     try:
-        data = json.loads(request.body)
+        return api_key, json.loads(request.body)
     except (ValueError, RequestDataTooBig):
         return None
+
+
+def _fast_lane_input(request: HttpRequest) -> tuple[ApiKey, Recipient, str, str] | None:
+    if (given := _lane_request(request, Scope.CONSENT_CHECK)) is None:
+        return None
+    api_key, data = given
     if not isinstance(data, dict) or data.keys() != _CHECK_FIELDS or not isinstance(data["recipient"], dict):
         return None
     texts = {"purpose": data["purpose"], "channel": data["channel"], **data["recipient"]}
@@ -300,14 +307,9 @@ def consent_event_fast_lane(request: HttpRequest) -> HttpResponse | None:
     adds no rule of its own. Anything short of a 201 (invalid input, a refusal by the service, a spent budget)
     goes to the view, which answers as always; a refused write changed nothing, so trying it there is safe.
     """
-    header = request.META.get("HTTP_AUTHORIZATION", "") if request.content_type == "application/json" else ""
-    api_key = active_api_key_with_scope(header, Scope.CONSENT_WRITE)
-    if api_key is None:
+    if (given := _lane_request(request, Scope.CONSENT_WRITE)) is None:
         return None
-    try:
-        data = json.loads(request.body)
-    except (ValueError, RequestDataTooBig):
-        return None
+    api_key, data = given
     serializer = ConsentEventCreateApi.InputSerializer(data=data)
     if not serializer.is_valid() or not api_key_request_allowed(api_key):
         return None
