@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import logging
 import secrets
 import time
@@ -118,6 +119,7 @@ class _Prepared:
     row: dict[str, Any]
     key: tuple[Any, ...]
     live_subject: bool = False  # prepared for a subject that was live then: it must still be when locked
+    subject_locked: bool = False  # its subject was read locked, so it is live and held already
 
 
 class _SubjectChanged(Exception):
@@ -134,11 +136,17 @@ _SUBJECT_FIELDS = Subject.objects.select_related("key").only(
 )
 
 
-def _subject_for(subject_id: uuid.UUID | str, errors: dict[str, list[str]]) -> Subject | None:
+def _subject_for(subject_id: uuid.UUID | str, errors: dict[str, list[str]], *, lock: bool = False) -> Subject | None:
+    """The subject a write is for (following merges). ``lock``: read it locked (step 2 of the lock order), which
+    spares ``_lock_subjects`` a statement; a merged subject's lock is let go at once (``_SubjectChanged``, the
+    attempt rolls back) so that its survivor is never locked after it."""
+    query = _SUBJECT_FIELDS.select_for_update(of=("self",), no_key=True) if lock else _SUBJECT_FIELDS
     try:
-        subject = _SUBJECT_FIELDS.filter(pk=subject_id).first()
+        subject = query.filter(pk=subject_id).first()
     except (ValueError, TypeError, ValidationError):
         subject = None
+    if lock and subject is not None and subject.status == Subject.Status.MERGED:
+        raise _SubjectChanged
     while subject is not None and subject.status == Subject.Status.MERGED:
         subject = _SUBJECT_FIELDS.filter(pk=subject.merged_into_id).first()
     if subject is None:
@@ -214,11 +222,13 @@ def _is_minor(data_key: Any, subject: Subject, on: dt.datetime) -> bool:
     return age < age_limit
 
 
-def _prepare(event: EventInput, purposes: Mapping[str, Purpose], now: dt.datetime) -> _Prepared:
+def _prepare(
+    event: EventInput, purposes: Mapping[str, Purpose], now: dt.datetime, *, lock_subject: bool = False
+) -> _Prepared:
     errors: dict[str, list[str]] = {}
     purpose = purposes.get(event.purpose_code)
     _check_catalogue(event, purpose, errors)
-    subject = _subject_for(event.subject_id, errors) if event.subject_id else None
+    subject = _subject_for(event.subject_id, errors, lock=lock_subject) if event.subject_id else None
     contact_index = _check_contact(event, errors)
     notice = _check_proof(event, now, errors)
     if errors:
@@ -275,7 +285,7 @@ def _prepare(event: EventInput, purposes: Mapping[str, Purpose], now: dt.datetim
         if contact_index is not None
         else ("s", row["subject_id"], event.purpose_code, event.channel)
     )
-    return _Prepared(row, key, live_subject=subject is not None)
+    return _Prepared(row, key, live_subject=subject is not None, subject_locked=lock_subject and subject is not None)
 
 
 # ---------------------------------------------------------------- appending to chains and projecting
@@ -289,10 +299,11 @@ def _lock_subjects(prepared: Sequence[_Prepared]) -> None:
     whose rollback lets go of the locks taken here, so they prepare again (following the merge, or refusing
     the erased) without waiting for another subject while they hold one.
     """
-    subject_ids = {item.row["subject_id"] for item in prepared if item.row["subject_id"] is not None}
+    pending = [item for item in prepared if item.row["subject_id"] is not None and not item.subject_locked]
+    subject_ids = {item.row["subject_id"] for item in pending}
     if not subject_ids:
         return
-    expected_live = {item.row["subject_id"] for item in prepared if item.live_subject}
+    expected_live = {item.row["subject_id"] for item in pending if item.live_subject}
     statuses = subjects_lock_for_consent(subject_ids)
     if any(statuses.get(subject_id) not in LIVE_STATUSES for subject_id in expected_live):
         raise _SubjectChanged
@@ -440,7 +451,14 @@ def consent_record(*, event: EventInput, actor: Actor) -> ConsentEvent:
     """Append one event to the ledger (grant, deny, withdraw, object, expire) and update the state.
 
     Atomic through ``_appended`` (one transaction per attempt): the hot write path has no savepoint."""
-    (stored,) = _appended(lambda: [_prepare(event, _purposes([event.purpose_code]), timezone.now())], actor)
+    attempts = itertools.count()
+
+    def prepare() -> list[_Prepared]:
+        # First attempt: the subject read locked (one statement fewer); after a merge got in the way, the
+        # usual read, then the lock, so that the survivor is locked on its own.
+        return [_prepare(event, _purposes([event.purpose_code]), timezone.now(), lock_subject=next(attempts) == 0)]
+
+    (stored,) = _appended(prepare, actor)
     logger.info(
         "Consent %s %s/%s on chain %s by %s",
         stored.action,
